@@ -1,0 +1,1 @@
+"""The ``contexta`` command line."""

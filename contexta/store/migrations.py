@@ -1,0 +1,70 @@
+"""Numbered, transactional schema migrations, recorded in ``schema_migrations``.
+
+Each migration is a list of portable SQL statements (SQLite and PostgreSQL both accept them;
+the ``WITHOUT ROWID`` suffix is dropped by the PostgreSQL dialect). A migration runs in one
+transaction together with its bookkeeping row, so a crash leaves the schema at a whole version.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "initial workspace schema",
+        (
+            # Every ref any row mentions is interned once; entity rows use the ref's id as key,
+            # so records can name a run or stage that has not arrived yet (collector order).
+            "CREATE TABLE refs (id INTEGER PRIMARY KEY, ref TEXT NOT NULL UNIQUE)",
+            # Metric keys, event keys, units and producers: small dictionary of strings.
+            "CREATE TABLE names (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)",
+            "CREATE TABLE projects (id INTEGER PRIMARY KEY, name TEXT NOT NULL, body TEXT NOT NULL)",
+            "CREATE TABLE runs (id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL, name TEXT NOT NULL,"
+            " status TEXT NOT NULL, started_at BIGINT NOT NULL, ended_at BIGINT, last_seen_at BIGINT,"
+            " owner TEXT, body TEXT NOT NULL)",
+            "CREATE INDEX runs_by_project ON runs (project_id, started_at)",
+            "CREATE TABLE stages (id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL, status TEXT NOT NULL,"
+            " body TEXT NOT NULL)",
+            "CREATE INDEX stages_by_run ON stages (run_id)",
+            "CREATE TABLE batches (id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL, status TEXT NOT NULL,"
+            " body TEXT NOT NULL)",
+            "CREATE INDEX batches_by_run ON batches (run_id)",
+            "CREATE TABLE samples (id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL, body TEXT NOT NULL)",
+            "CREATE INDEX samples_by_run ON samples (run_id)",
+            "CREATE TABLE deployments (id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL, run_id INTEGER,"
+            " order_index INTEGER, started_at BIGINT NOT NULL, body TEXT NOT NULL)",
+            "CREATE INDEX deployments_by_project ON deployments (project_id, order_index, started_at)",
+            "CREATE INDEX deployments_by_run ON deployments (run_id)",
+            "CREATE TABLE environments (run_id INTEGER PRIMARY KEY, body TEXT NOT NULL)",
+            "CREATE TABLE artifacts (id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL, body TEXT NOT NULL)",
+            "CREATE INDEX artifacts_by_run ON artifacts (run_id)",
+            "CREATE TABLE relations (source_id INTEGER NOT NULL, target_id INTEGER NOT NULL,"
+            " relation_type TEXT NOT NULL, body TEXT NOT NULL,"
+            " PRIMARY KEY (source_id, target_id, relation_type))",
+            "CREATE INDEX relations_by_target ON relations (target_id)",
+            # One row per record, clustered by run: a run's records are one range read.
+            "CREATE TABLE records (run_id INTEGER NOT NULL, local_id TEXT NOT NULL,"
+            " record_type SMALLINT NOT NULL, stage_id INTEGER, batch_id INTEGER, sample_id INTEGER,"
+            " observed_at BIGINT NOT NULL, recorded_at BIGINT NOT NULL, key_id INTEGER NOT NULL,"
+            " value DOUBLE PRECISION, step BIGINT, unit_id INTEGER, producer_id INTEGER,"
+            " flags SMALLINT NOT NULL, extra TEXT,"
+            " PRIMARY KEY (run_id, local_id)) WITHOUT ROWID",
+        ),
+    ),
+)
+
+LATEST_VERSION = MIGRATIONS[-1].version
+
+BOOKKEEPING = (
+    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+    " applied_at TEXT NOT NULL)"
+)

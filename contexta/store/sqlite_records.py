@@ -1,0 +1,228 @@
+"""Record rows in SQLite: interning, idempotent appends, the queued capture path, reads."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import deque
+from collections.abc import Iterable
+from typing import Any
+
+from contexta.contract._base import from_micros
+from contexta.contract.records import AnyRecord
+from contexta.errors import ConflictError, ValidationError
+from contexta.store.base import RecordView
+from contexta.store.codec import RECORD_TYPES, RecordFields, record_fields, unpack_flags, view_details
+from contexta.store.sqlite_db import SQLiteDatabase
+
+_INSERT = (
+    "INSERT INTO records (run_id, local_id, record_type, stage_id, batch_id, sample_id, observed_at,"
+    " recorded_at, key_id, value, step, unit_id, producer_id, flags, extra)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, local_id) DO NOTHING"
+)
+_SELECT_ONE = (
+    "SELECT run_id, local_id, record_type, stage_id, batch_id, sample_id, observed_at, recorded_at, key_id,"
+    " value, step, unit_id, producer_id, flags, extra FROM records WHERE run_id = ? AND local_id = ?"
+)
+_SELECT_RUN = (
+    "SELECT local_id, record_type, stage_id, batch_id, sample_id, observed_at, recorded_at, key_id,"
+    " value, step, unit_id, producer_id, flags, extra FROM records WHERE run_id = ?"
+)
+
+
+class Interner:
+    """Ids for refs and names; ids are never reused, so the caches stay valid across processes."""
+
+    def __init__(self, db: SQLiteDatabase) -> None:
+        self.db = db
+        self.ref_ids: dict[str, int] = {}
+        self.refs_by_id: dict[int, str] = {}
+        self.name_ids: dict[str, int] = {}
+        self.names_by_id: dict[int, str] = {}
+
+    def _intern(self, conn: sqlite3.Connection, table: str, column: str, text: str) -> int:
+        conn.execute(f"INSERT INTO {table} ({column}) VALUES (?) ON CONFLICT ({column}) DO NOTHING", (text,))
+        return int(conn.execute(f"SELECT id FROM {table} WHERE {column} = ?", (text,)).fetchone()[0])
+
+    def ref_id(self, conn: sqlite3.Connection, ref: str) -> int:
+        found = self.ref_ids.get(ref)
+        if found is None:
+            found = self._intern(conn, "refs", "ref", ref)
+            self.ref_ids[ref] = found
+            self.refs_by_id[found] = ref
+        return found
+
+    def name_id(self, conn: sqlite3.Connection, name: str) -> int:
+        found = self.name_ids.get(name)
+        if found is None:
+            found = self._intern(conn, "names", "name", name)
+            self.name_ids[name] = found
+            self.names_by_id[found] = name
+        return found
+
+    def lookup_ref(self, conn: sqlite3.Connection, ref: str) -> int | None:
+        """The id of ``ref`` without creating it (reads never write)."""
+        found = self.ref_ids.get(ref)
+        if found is None:
+            row = conn.execute("SELECT id FROM refs WHERE ref = ?", (ref,)).fetchone()
+            if row is None:
+                return None
+            found = int(row[0])
+            self.ref_ids[ref] = found
+            self.refs_by_id[found] = ref
+        return found
+
+    def ref_of(self, conn: sqlite3.Connection, ref_id: int) -> str:
+        found = self.refs_by_id.get(ref_id)
+        if found is None:
+            found = str(conn.execute("SELECT ref FROM refs WHERE id = ?", (ref_id,)).fetchone()[0])
+            self.refs_by_id[ref_id] = found
+            self.ref_ids[found] = ref_id
+        return found
+
+    def name_of(self, conn: sqlite3.Connection, name_id: int) -> str:
+        found = self.names_by_id.get(name_id)
+        if found is None:
+            found = str(conn.execute("SELECT name FROM names WHERE id = ?", (name_id,)).fetchone()[0])
+            self.names_by_id[name_id] = found
+            self.name_ids[found] = name_id
+        return found
+
+    def forget(self) -> None:
+        """Drop the caches (after a rolled-back transaction that may have interned)."""
+        self.ref_ids.clear()
+        self.refs_by_id.clear()
+        self.name_ids.clear()
+        self.names_by_id.clear()
+
+
+class RecordTable:
+    """Appends and per-run reads of the ``records`` table."""
+
+    def __init__(self, db: SQLiteDatabase, interner: Interner) -> None:
+        self.db = db
+        self.interner = interner
+        self.queue: deque[RecordFields] = deque()
+        db.add_flush_hook(self.drain)
+
+    def _row(self, conn: sqlite3.Connection, f: RecordFields) -> tuple[Any, ...]:
+        ref_id, name_id = self.interner.ref_id, self.interner.name_id
+        return (
+            ref_id(conn, f.run_ref),
+            f.local_id,
+            f.record_type,
+            ref_id(conn, f.stage_ref) if f.stage_ref else None,
+            ref_id(conn, f.batch_ref) if f.batch_ref else None,
+            ref_id(conn, f.sample_ref) if f.sample_ref else None,
+            f.observed_at,
+            f.recorded_at,
+            name_id(conn, f.key),
+            f.value,
+            f.step,
+            name_id(conn, f.unit) if f.unit else None,
+            name_id(conn, f.producer),
+            f.flags,
+            f.extra,
+        )
+
+    def append(self, records: Iterable[AnyRecord]) -> int:
+        """Write validated records now, all or none.
+
+        The same ref with the same content is a no-op; with other content, a ConflictError
+        and nothing of this call is written. Returns how many records were new.
+        """
+        batch = [self._fields(record) for record in records]
+        if not batch:
+            return 0
+        written = 0
+        with self.db.write() as conn:
+            guarded = len(batch) > 1
+            if guarded:
+                conn.execute("SAVEPOINT contexta_append")
+            try:
+                for fields in batch:
+                    row = self._row(conn, fields)
+                    if conn.execute(_INSERT, row).rowcount == 1:
+                        written += 1
+                    elif tuple(conn.execute(_SELECT_ONE, row[:2]).fetchone()) != row:
+                        raise ConflictError(
+                            f"record:{fields.run_ref[4:]}.{fields.local_id}",
+                            "records are immutable once written",
+                        )
+            except BaseException:
+                if guarded:
+                    conn.execute("ROLLBACK TO contexta_append")
+                    conn.execute("RELEASE contexta_append")
+                    self.interner.forget()
+                raise
+            if guarded:
+                conn.execute("RELEASE contexta_append")
+        return written
+
+    @staticmethod
+    def _fields(record: object) -> RecordFields:
+        if not hasattr(record, "envelope") or not hasattr(record, "payload"):
+            raise ValidationError.for_field("record", "must be a contexta.contract record model", record)
+        return record_fields(record)  # type: ignore[arg-type]
+
+    def enqueue(self, fields: RecordFields) -> None:
+        """The capture hot path: queue a trusted row; the committer writes it within 0.2 s."""
+        self.queue.append(fields)
+
+    def drain(self) -> None:
+        """Write every queued capture row (called under the database lock)."""
+        if not self.queue:
+            return
+        with self.db.write() as conn:
+            rows = []
+            while self.queue:
+                rows.append(self._row(conn, self.queue.popleft()))
+            conn.executemany(_INSERT, rows)
+
+    def read_run(self, conn: sqlite3.Connection, run_ref: str, run_id: int) -> list[RecordView]:
+        ref_of, name_of = self.interner.ref_of, self.interner.name_of
+        views = []
+        rows = sorted(conn.execute(_SELECT_RUN, (run_id,)), key=lambda row: (row[5], row[0]))
+        for (
+            local_id,
+            rtype,
+            stage_id,
+            batch_id,
+            sample_id,
+            observed,
+            recorded,
+            key_id,
+            value,
+            step,
+            unit_id,
+            producer_id,
+            flags,
+            extra,
+        ) in rows:
+            record_type = RECORD_TYPES[rtype]
+            details, message, level, severity, category = view_details(record_type, extra)
+            completeness, degradation = unpack_flags(flags)
+            views.append(
+                RecordView(
+                    record_ref=f"record:{run_ref[4:]}.{local_id}",
+                    record_type=record_type,
+                    key=name_of(conn, key_id),
+                    value=value,
+                    message=message,
+                    observed_at=from_micros(observed),
+                    recorded_at=from_micros(recorded),
+                    run_ref=run_ref,
+                    stage_ref=ref_of(conn, stage_id) if stage_id is not None else None,
+                    batch_ref=ref_of(conn, batch_id) if batch_id is not None else None,
+                    sample_ref=ref_of(conn, sample_id) if sample_id is not None else None,
+                    step=step,
+                    unit=name_of(conn, unit_id) if unit_id is not None else None,
+                    level=level,
+                    severity=severity,
+                    category=category,
+                    producer_ref=name_of(conn, producer_id) if producer_id is not None else "contexta",
+                    completeness_marker=completeness,
+                    degradation_marker=degradation,
+                    details=details,
+                )
+            )
+        return views

@@ -1,0 +1,1 @@
+"""OpenTelemetry exporters and processors that write a Contexta workspace or mirror it over OTLP."""
