@@ -444,8 +444,8 @@ def _tuple(names: Sequence[str], indent: str) -> list[str]:
 def _mapping(declaration: str, entries: Sequence[tuple[str, Sequence[str] | str]], doc: str) -> list[str]:
     lines = [f"{declaration} = MappingProxyType(", "    {"]
     for key, value in entries:
-        if isinstance(value, str):
-            lines.append(f"        {key}: {value},")
+        if isinstance(value, str) or not value:
+            lines.append(f"        {key}: {value or '()'},")
         else:
             head, *rest = _tuple(value, "        ")
             lines.append(f"        {key}: {head}")
