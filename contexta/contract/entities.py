@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field
 
 from contexta.contract._base import (
@@ -12,6 +14,10 @@ from contexta.contract._base import (
     check_interval,
 )
 from contexta.contract.refs import Ref, check_component, extends, parse_ref
+
+
+TraceId = Annotated[str | None, Field(default=None, pattern=r"^[0-9a-f]{32}$")]
+SpanId = Annotated[str | None, Field(default=None, pattern=r"^[0-9a-f]{16}$")]
 
 
 class _Checks(ContractModel):
@@ -58,6 +64,9 @@ class Run(_Checks):
     params: Attributes = Field(default_factory=dict)
     tags: dict[str, str] = Field(default_factory=dict)
 
+    trace_id: TraceId = None
+    span_id: SpanId = None
+
     def _check(self) -> None:
         project = self._ref("project_ref", "project")
         run = self._child("run_ref", "run", project, "project_ref")
@@ -79,6 +88,9 @@ class StageExecution(_Checks):
     order_index: int | None = Field(default=None, ge=0)
     attributes: Attributes = Field(default_factory=dict)
 
+    trace_id: TraceId = None
+    span_id: SpanId = None
+
     def _check(self) -> None:
         run = self._ref("run_ref", "run")
         stage = self._child("stage_execution_ref", "stage", run, "run_ref")
@@ -98,6 +110,9 @@ class BatchExecution(_Checks):
     ended_at: Timestamp | None = None
     order_index: int | None = Field(default=None, ge=0)
     attributes: Attributes = Field(default_factory=dict)
+
+    trace_id: TraceId = None
+    span_id: SpanId = None
 
     def _check(self) -> None:
         run = self._ref("run_ref", "run")
@@ -120,6 +135,9 @@ class SampleObservation(_Checks):
     ended_at: Timestamp | None = None
     order_index: int | None = Field(default=None, ge=0)
     attributes: Attributes = Field(default_factory=dict)
+
+    trace_id: TraceId = None
+    span_id: SpanId = None
 
     def _check(self) -> None:
         run = self._ref("run_ref", "run")
@@ -148,6 +166,9 @@ class DeploymentExecution(_Checks):
     environment: str | None = None
     artifact_ref: str | None = None
     attributes: Attributes = Field(default_factory=dict)
+
+    trace_id: TraceId = None
+    span_id: SpanId = None
 
     def _check(self) -> None:
         project = self._ref("project_ref", "project")

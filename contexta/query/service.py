@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from contexta.contract.refs import make_ref, parse_ref
+from contexta.contract.refs import parse_ref
 from contexta.errors import NotFoundError, ValidationError
 from contexta.query.compare import compare_bundles, compare_many, latest_metrics
 from contexta.query.diagnose import diagnose_bundle
+from contexta.query.environment import EnvironmentDiff, ReproducibilityAudit, audit_bundle, diff_environments
 from contexta.query.lineage import Direction, traverse
 from contexta.query.report import Report, multi_run_report, snapshot_report
 from contexta.query.results import (
@@ -165,5 +166,10 @@ class QueryService:
         diagnoses = [diagnose_bundle(bundle, stale_after=self.stale_after) for bundle in bundles]
         return multi_run_report(compare_many(bundles), diagnoses)
 
-    def environment_ref(self, run: RunLike) -> str:
-        return make_ref("environment", *parse_ref(run_ref_of(run), "run", "run").parts)
+    def compare_environments(self, left: RunLike, right: RunLike) -> EnvironmentDiff:
+        """Interpreter, platform, git, package and variable differences of two runs."""
+        return diff_environments(self._bundle(left, "left"), self._bundle(right, "right"))
+
+    def audit_reproducibility(self, run: RunLike) -> ReproducibilityAudit:
+        """Could this run be reproduced? Code version, clean tree, packages, data, artifact hashes."""
+        return audit_bundle(self._bundle(run))

@@ -23,6 +23,7 @@ from contexta.contract.records import AnyRecord
 from contexta.contract.refs import make_ref, parse_ref
 from contexta.errors import ValidationError
 from contexta.store.base import Entity, RecordView, RunBundle, RunRow
+from contexta.store.codec import RecordFields
 from contexta.store.sqlite_db import SQLiteDatabase
 from contexta.store.sqlite_records import Interner, RecordTable
 
@@ -166,6 +167,19 @@ class SQLiteStore:
 
     def append_records(self, records: Iterable[AnyRecord]) -> int:
         return self.records.append(records)
+
+    def apply(self, projects: Iterable[Project], entities: Iterable[Entity], records: Iterable[RecordFields]) -> None:
+        """Write trusted telemetry (exporter, collector): projects only if absent, entities upserted,
+        records inserted unless their ref exists (the first write of a ref wins)."""
+        with self.db.write() as conn:
+            for project in projects:
+                conn.execute(
+                    "INSERT INTO projects (id, name, body) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                    (self.interner.ref_id(conn, project.project_ref), project.name, _body(project)),
+                )
+            for entity in entities:
+                self._put(conn, entity)
+            self.records.insert_trusted(conn, records)
 
     def touch_run(self, run_ref: str, seen_at: str, owner: str | None) -> None:
         """Heartbeat of a capturing process: when it last wrote, and who it is (host:pid)."""

@@ -1,0 +1,246 @@
+"""Spans with contexta semantic attributes -> workspace entities and records.
+
+This is the single translation used by the in-process local exporter and by the collector.
+It validates everything through the contract models (telemetry from other processes is
+untrusted input); an item that breaks a rule is skipped and reported in
+:attr:`Writes.rejected`, never raised.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from contexta.contract import (
+    ArtifactManifest,
+    BatchExecution,
+    DegradedPayload,
+    DegradedRecord,
+    DeploymentExecution,
+    EnvironmentSnapshot,
+    MetricPayload,
+    MetricRecord,
+    Project,
+    RecordEnvelope,
+    Run,
+    SampleObservation,
+    StageExecution,
+    StructuredEventPayload,
+    StructuredEventRecord,
+    TraceSpanPayload,
+    TraceSpanRecord,
+)
+from contexta.contract._base import from_micros
+from contexta.contract.refs import make_ref, parse_ref
+from contexta.errors import ContextaError
+from contexta.semconv import attributes as sc
+from contexta.store.base import Entity
+from contexta.store.codec import RecordFields, record_fields
+from contexta.exporters.spandata import EventData, SpanData
+
+TERMINAL = ("completed", "failed", "cancelled")
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Where a span sits: the refs its records hang from."""
+
+    project: str
+    run_ref: str
+    stage_ref: str | None = None
+    batch_ref: str | None = None
+    sample_ref: str | None = None
+
+
+@dataclass(slots=True)
+class Writes:
+    projects: list[Project] = field(default_factory=list)
+    entities: list[Entity] = field(default_factory=list)
+    records: list[RecordFields] = field(default_factory=list)
+    rejected: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    def reject(self, what: str, exc: Exception) -> None:
+        self.rejected += 1
+        if len(self.problems) < 20:
+            self.problems.append(f"{what}: {exc}")
+
+
+def _ts(ns: int) -> str:
+    return from_micros(ns // 1000)
+
+
+def _json(value: Any) -> dict[str, Any]:
+    if not value:
+        return {}
+    decoded = json.loads(value) if isinstance(value, str) else value
+    if not isinstance(decoded, dict):
+        raise ValueError(f"expected a JSON object, got {value!r}")
+    return decoded
+
+
+def scope_of(attrs: Any) -> Scope | None:
+    """The scope a contexta span defines, or None for a plain span."""
+    kind = attrs.get(sc.ENTITY_KIND)
+    run_ref = attrs.get(sc.RUN_REF)
+    if kind is None or kind == "deployment" or not run_ref:
+        return None
+    project = parse_ref(run_ref, sc.RUN_REF, "run").project
+    return Scope(project, run_ref, attrs.get(sc.STAGE_REF), attrs.get(sc.BATCH_REF),
+                 attrs.get(sc.SAMPLE_REF) if kind == "sample" else None)
+
+
+def _status(span: SpanData, finished: bool) -> tuple[str, str | None]:
+    if not finished or span.end_ns is None:
+        return "open", None
+    status = span.attributes.get(sc.STATUS, "open")
+    if status not in TERMINAL:
+        status = "failed" if span.status_code == "error" else "completed"
+    return status, _ts(span.end_ns)
+
+
+def span_entity(span: SpanData, finished: bool) -> tuple[Entity | None, Project | None]:
+    """The entity a contexta span stands for (status ``open`` until ``finished``)."""
+    a = span.attributes
+    kind = a.get(sc.ENTITY_KIND)
+    status, ended = _status(span, finished)
+    valid = bool(span.trace_id.strip("0")) and bool(span.span_id.strip("0"))
+    common: dict[str, Any] = {"status": status, "started_at": _ts(span.start_ns), "ended_at": ended,
+                              "trace_id": span.trace_id if valid else None, "span_id": span.span_id if valid else None}
+    order = a.get(sc.ORDER_INDEX)
+    if kind == "run":
+        run = parse_ref(a[sc.RUN_REF], sc.RUN_REF, "run")
+        project = Project(project_ref=make_ref("project", run.project), name=run.project,
+                          created_at=common["started_at"])
+        return Run(run_ref=str(run), project_ref=project.project_ref, name=run.parts[1],
+                   dataset_refs=tuple(a.get(sc.DATASET_REFS, ())), params=_json(a.get(sc.RUN_PARAMS)),
+                   tags=_json(a.get(sc.RUN_TAGS)), **common), project
+    if kind == "stage":
+        return StageExecution(stage_execution_ref=a[sc.STAGE_REF], run_ref=a[sc.RUN_REF],
+                              stage_name=a[sc.STAGE_REF].rsplit(".", 1)[1], order_index=order, **common), None
+    if kind == "batch":
+        return BatchExecution(batch_execution_ref=a[sc.BATCH_REF], run_ref=a[sc.RUN_REF],
+                              stage_execution_ref=a[sc.STAGE_REF], batch_name=a[sc.BATCH_REF].rsplit(".", 1)[1],
+                              order_index=order, **common), None
+    if kind == "sample":
+        common["observed_at"] = common.pop("started_at")
+        return SampleObservation(sample_observation_ref=a[sc.SAMPLE_REF], run_ref=a[sc.RUN_REF],
+                                 stage_execution_ref=a[sc.STAGE_REF], batch_execution_ref=a.get(sc.BATCH_REF),
+                                 sample_name=a[sc.SAMPLE_REF].rsplit(".", 1)[1], order_index=order,
+                                 **common), None
+    if kind == "deployment":
+        ref = parse_ref(a[sc.DEPLOYMENT_REF], sc.DEPLOYMENT_REF, "deployment")
+        project = Project(project_ref=make_ref("project", ref.project), name=ref.project,
+                          created_at=common["started_at"])
+        return DeploymentExecution(deployment_execution_ref=str(ref), project_ref=project.project_ref,
+                                   deployment_name=ref.parts[1], run_ref=a.get(sc.RUN_REF),
+                                   environment=a.get(sc.DEPLOYMENT_ENVIRONMENT),
+                                   artifact_ref=a.get(sc.DEPLOYMENT_ARTIFACT_REF), order_index=order,
+                                   **common), project
+    return None, None
+
+
+def _envelope(scope: Scope, event: EventData, record_type: str) -> RecordEnvelope:
+    a = event.attributes
+    observed = _ts(event.time_ns)
+    return RecordEnvelope(
+        record_ref=a[sc.RECORD_REF], record_type=record_type, observed_at=observed,
+        recorded_at=a.get(sc.RECORD_RECORDED_AT, observed), producer_ref=a.get(sc.RECORD_PRODUCER, "contexta"),
+        run_ref=scope.run_ref, stage_execution_ref=scope.stage_ref, batch_execution_ref=scope.batch_ref,
+        sample_observation_ref=scope.sample_ref, completeness_marker=a.get(sc.RECORD_COMPLETENESS, "complete"),
+        degradation_marker=a.get(sc.RECORD_DEGRADATION, "none"),
+    )
+
+
+def event_item(scope: Scope, event: EventData) -> Any:
+    """The record, artifact or environment one span event stands for (None if not ours)."""
+    a, name = event.attributes, event.name
+    if name == sc.EVENT_METRIC:
+        return MetricRecord(envelope=_envelope(scope, event, "metric"), payload=MetricPayload(
+            metric_key=a[sc.METRIC_KEY], value=a[sc.METRIC_VALUE], step=a.get(sc.METRIC_STEP),
+            unit=a.get(sc.METRIC_UNIT), value_type=a.get(sc.METRIC_VALUE_TYPE, "float64"),
+            aggregation_scope=a.get(sc.METRIC_AGGREGATION_SCOPE)))
+    if name == sc.EVENT_EVENT:
+        return StructuredEventRecord(envelope=_envelope(scope, event, "event"), payload=StructuredEventPayload(
+            event_key=a[sc.EVENT_KEY], level=a.get(sc.EVENT_LEVEL, "info"), message=a.get(sc.EVENT_MESSAGE, ""),
+            attributes=_json(a.get(sc.RECORD_ATTRIBUTES)), origin_marker=a.get(sc.RECORD_ORIGIN, "explicit_capture")))
+    if name == "exception" and sc.RECORD_REF in a:
+        message = f"{a.get('exception.type', 'Exception')}: {a.get('exception.message', '')}"
+        return StructuredEventRecord(envelope=_envelope(scope, event, "event"), payload=StructuredEventPayload(
+            event_key="exception", level="error", message=message, origin_marker="auto_capture"))
+    if name == sc.EVENT_DEGRADED:
+        return DegradedRecord(envelope=_envelope(scope, event, "degraded"), payload=DegradedPayload(
+            issue_key=a[sc.DEGRADED_ISSUE_KEY], category=a[sc.DEGRADED_CATEGORY], severity=a[sc.DEGRADED_SEVERITY],
+            summary=a[sc.DEGRADED_SUMMARY], attributes=_json(a.get(sc.RECORD_ATTRIBUTES)),
+            origin_marker=a.get(sc.RECORD_ORIGIN, "explicit_capture")))
+    if name == sc.EVENT_ARTIFACT:
+        return ArtifactManifest(
+            artifact_ref=a[sc.ARTIFACT_REF], run_ref=scope.run_ref, artifact_kind=a[sc.ARTIFACT_KIND],
+            uri=a[sc.ARTIFACT_URI], sha256=a.get(sc.ARTIFACT_SHA256), size_bytes=a.get(sc.ARTIFACT_SIZE_BYTES),
+            created_at=_ts(event.time_ns), stage_execution_ref=scope.stage_ref,
+            attributes=_json(a.get(sc.RECORD_ATTRIBUTES)))
+    if name == sc.EVENT_ENVIRONMENT:
+        return EnvironmentSnapshot(
+            environment_snapshot_ref=make_ref("environment", *parse_ref(scope.run_ref).parts), run_ref=scope.run_ref,
+            captured_at=_ts(event.time_ns), python_version=a.get(sc.ENVIRONMENT_PYTHON_VERSION),
+            platform=a.get(sc.ENVIRONMENT_PLATFORM), packages=_json(a.get(sc.ENVIRONMENT_PACKAGES)),
+            env_vars=_json(a.get(sc.ENVIRONMENT_ENV_VARS)), git_commit=a.get(sc.ENVIRONMENT_GIT_COMMIT),
+            git_dirty=a.get(sc.ENVIRONMENT_GIT_DIRTY))
+    return None
+
+
+def plain_span_record(span: SpanData, scope: Scope) -> TraceSpanRecord:
+    """A non-contexta span (HTTP, DB...) kept as a record under the stage it ran in."""
+    started, ended = _ts(span.start_ns), _ts(span.end_ns or span.start_ns)
+    attrs = {k: (list(v) if isinstance(v, tuple) else v) for k, v in span.attributes.items()}
+    return TraceSpanRecord(
+        envelope=RecordEnvelope(
+            record_ref=f"record:{scope.run_ref[4:]}.span-{span.span_id}", record_type="span", observed_at=started,
+            recorded_at=ended, producer_ref=str(span.resource.get("service.name", "otel")), run_ref=scope.run_ref,
+            stage_execution_ref=scope.stage_ref, batch_execution_ref=scope.batch_ref,
+            sample_observation_ref=scope.sample_ref),
+        payload=TraceSpanPayload(trace_id=span.trace_id, span_id=span.span_id, parent_span_id=span.parent_span_id,
+                                 name=span.name, kind=span.kind, started_at=started, ended_at=ended,
+                                 status_code=span.status_code, status_message=span.status_message,
+                                 attributes=attrs))
+
+
+def map_span(span: SpanData, *, finished: bool = True, include_events: bool = True,
+             parent_scope: Callable[[str], Scope | None] | None = None) -> Writes:
+    """Everything one span contributes to a workspace."""
+    writes = Writes()
+    try:
+        entity, project = span_entity(span, finished)
+    except (ContextaError, KeyError, ValueError, TypeError) as exc:
+        writes.reject(f"span {span.name!r} ({span.span_id})", exc)
+        return writes
+    if project is not None:
+        writes.projects.append(project)
+    if entity is not None:
+        writes.entities.append(entity)
+    scope = scope_of(span.attributes) if entity is not None else None
+    if scope is None and entity is None and finished and parent_scope and span.parent_span_id:
+        parent = parent_scope(span.parent_span_id)
+        if parent is not None and parent.stage_ref is not None:
+            try:
+                writes.records.append(record_fields(plain_span_record(span, parent)))
+            except (ContextaError, KeyError, ValueError, TypeError) as exc:
+                writes.reject(f"span {span.name!r} ({span.span_id})", exc)
+        return writes
+    if scope is None or not include_events:
+        return writes
+    for event in span.events:
+        try:
+            item = event_item(scope, event)
+        except (ContextaError, KeyError, ValueError, TypeError) as exc:
+            writes.reject(f"event {event.name!r} on {span.span_id}", exc)
+            continue
+        if item is None:
+            continue
+        if isinstance(item, ArtifactManifest | EnvironmentSnapshot):
+            writes.entities.append(item)
+        else:
+            writes.records.append(record_fields(item))
+    return writes
