@@ -58,6 +58,12 @@ MIGRATIONS: tuple[Migration, ...] = (
             " value DOUBLE PRECISION, step BIGINT, unit_id INTEGER, producer_id INTEGER,"
             " flags SMALLINT NOT NULL, extra TEXT,"
             " PRIMARY KEY (run_id, local_id)) WITHOUT ROWID",
+            # The collector: which contexta scope a span id stands for (children arrive first),
+            # and plain spans waiting for an ancestor to arrive.
+            "CREATE TABLE span_index (span_id TEXT PRIMARY KEY, scope TEXT NOT NULL)",
+            "CREATE TABLE pending_spans (span_id TEXT PRIMARY KEY, parent_span_id TEXT NOT NULL,"
+            " received_at BIGINT NOT NULL, body TEXT NOT NULL)",
+            "CREATE INDEX pending_by_parent ON pending_spans (parent_span_id)",
         ),
     ),
 )

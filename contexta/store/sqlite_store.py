@@ -172,14 +172,19 @@ class SQLiteStore:
         """Write trusted telemetry (exporter, collector): projects only if absent, entities upserted,
         records inserted unless their ref exists (the first write of a ref wins)."""
         with self.db.write() as conn:
-            for project in projects:
-                conn.execute(
-                    "INSERT INTO projects (id, name, body) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING",
-                    (self.interner.ref_id(conn, project.project_ref), project.name, _body(project)),
-                )
-            for entity in entities:
-                self._put(conn, entity)
-            self.records.insert_trusted(conn, records)
+            self.apply_in(conn, projects, entities, records)
+
+    def apply_in(self, conn: sqlite3.Connection, projects: Iterable[Project], entities: Iterable[Entity],
+                 records: Iterable[RecordFields]) -> None:
+        """:meth:`apply` inside a write transaction the caller already holds."""
+        for project in projects:
+            conn.execute(
+                "INSERT INTO projects (id, name, body) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                (self.interner.ref_id(conn, project.project_ref), project.name, _body(project)),
+            )
+        for entity in entities:
+            self._put(conn, entity)
+        self.records.insert_trusted(conn, records)
 
     def touch_run(self, run_ref: str, seen_at: str, owner: str | None) -> None:
         """Heartbeat of a capturing process: when it last wrote, and who it is (host:pid)."""

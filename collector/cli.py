@@ -1,0 +1,73 @@
+"""``contexta collector``: run an OTLP receiver that fills a workspace."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from contexta.errors import ContextaError
+
+
+def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
+    parser = parser or argparse.ArgumentParser(prog="contexta collector")
+    parser.description = (
+        "Receive OTLP (HTTP and gRPC) from any instrumented service and write the spans, "
+        "events and metrics that carry contexta attributes into a workspace."
+    )
+    parser.add_argument(
+        "--workspace",
+        default=os.environ.get("CONTEXTA_WORKSPACE", ".contexta"),
+        help="workspace folder (default: $CONTEXTA_WORKSPACE or .contexta)",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=4318, help="OTLP/HTTP port (default 4318; 0 picks one)")
+    parser.add_argument(
+        "--grpc-port", type=int, default=4317, help="OTLP/gRPC port (default 4317; -1 disables)"
+    )
+    parser.add_argument("--token-file", type=Path, help="file holding the bearer token clients must send")
+    parser.add_argument(
+        "--forward", metavar="URL", help="also forward every request unchanged to this OTLP/HTTP URL"
+    )
+    parser.add_argument("--max-body-bytes", type=int, default=16 * 1024 * 1024, help="request size limit")
+    parser.add_argument("--insecure", action="store_true", help="allow a non-loopback host without a token")
+    return parser
+
+
+def collector_command(argv: list[str] | None = None) -> int:
+    """Exit codes: 0 after a clean shutdown (SIGTERM/SIGINT), 2 for bad settings."""
+    from contexta.collector.server import CollectorServer
+    from contexta.collector.workspace_sink import WorkspaceSink
+    from contexta.store.sqlite_store import SQLiteStore
+
+    args = build_parser().parse_args(argv)
+    try:
+        token = args.token_file.read_text().strip() if args.token_file else None
+        store = SQLiteStore(Path(args.workspace) / "contexta.db")
+    except (OSError, ContextaError) as exc:
+        print(f"contexta collector: {exc}", file=sys.stderr)
+        return 2
+    try:
+        server = CollectorServer(
+            WorkspaceSink(store),
+            host=args.host,
+            http_port=args.port,
+            grpc_port=None if args.grpc_port < 0 else args.grpc_port,
+            token=token,
+            max_body_bytes=args.max_body_bytes,
+            forward_url=args.forward,
+            insecure=args.insecure,
+        )
+        print(f"contexta collector: writing workspace {Path(args.workspace).absolute()}", flush=True)
+        server.serve_forever_until_signal(out=sys.stdout)
+    except ContextaError as exc:
+        print(f"contexta collector: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(collector_command())

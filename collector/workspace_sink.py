@@ -1,0 +1,187 @@
+"""The collector's sink: decoded OTLP requests -> workspace rows, durably, in any order.
+
+- Spans with contexta attributes map through :func:`contexta.exporters.mapping.map_span`, the
+  same function the in-process local exporter uses, so both fill a workspace identically.
+- Plain spans (HTTP, DB...) are kept as span records under the stage they ran in. Children
+  often arrive before their parents, so every scope-bearing span is indexed (``span_index``)
+  and a plain span whose ancestry is not known yet waits in ``pending_spans`` until it is;
+  pending spans whose ancestry never shows up are dropped after ``pending_ttl`` (24 h).
+- Metric points and log records become records only when they name their run
+  (``contexta.run.ref``); the SDK's own gauge points do not (their exact values travel as
+  ``contexta.metric`` span events), so they are acknowledged and not stored twice.
+- ``consume`` returns only after the transaction committed; replays of a request change
+  nothing (entities upsert, records keep their first write, indexes ignore duplicates).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import asdict
+from typing import Any
+
+from contexta.collector.convert import iter_spans
+from contexta.collector.loose import log_records, metric_records
+from contexta.collector.sink import PartialResult, Signal
+from contexta.exporters.mapping import Scope, Writes, map_span, plain_span_record, scope_of
+from contexta.exporters.spandata import EventData, LinkData, SpanData
+from google.protobuf.message import Message
+
+from contexta.semconv import attributes as sc
+from contexta.store.codec import record_fields
+from contexta.store.sqlite_store import SQLiteStore
+
+PENDING_TTL_SECONDS = 24 * 3600
+
+
+def _scope_json(scope: Scope) -> str:
+    return json.dumps([scope.project, scope.run_ref, scope.stage_ref, scope.batch_ref, scope.sample_ref])
+
+
+def _scope_from(text: str) -> Scope:
+    return Scope(*json.loads(text))
+
+
+def _span_json(span: SpanData) -> str:
+    return json.dumps(asdict(span), default=list)
+
+
+def _span_from(text: str) -> SpanData:
+    data = json.loads(text)
+    data["events"] = tuple(EventData(**event) for event in data["events"])
+    data["links"] = tuple(LinkData(**link) for link in data["links"])
+    return SpanData(**data)
+
+
+class WorkspaceSink:
+    """An :class:`~contexta.collector.sink.OtlpSink` that writes a workspace store."""
+
+    def __init__(self, store: SQLiteStore, *, pending_ttl: float = PENDING_TTL_SECONDS) -> None:
+        self.store = store
+        self.pending_ttl = pending_ttl
+        self._requests = 0
+
+    def consume(self, signal: Signal, request: Message) -> PartialResult:
+        writes = Writes()
+        ignored = 0
+        if signal == "traces":
+            with self.store.db.write() as conn:
+                self._traces(conn, request, writes)
+        else:
+            ignored = self._loose(signal, request, writes)
+            with self.store.db.write() as conn:
+                self.store.apply_in(conn, writes.projects, writes.entities, writes.records)
+        self.store.db.commit()  # acknowledged only once durable
+        message = "; ".join(writes.problems[:5])
+        if ignored:
+            message = (
+                message + "; " if message else ""
+            ) + f"{ignored} item(s) without contexta.run.ref not stored"
+        return PartialResult(writes.rejected, message)
+
+    # -- traces ----------------------------------------------------------------------------------
+    def _traces(self, conn: sqlite3.Connection, request: Any, writes: Writes) -> None:
+        known: dict[str, Scope] = {}
+        plain: list[SpanData] = []
+        for span in iter_spans(request.resource_spans):
+            if sc.ENTITY_KIND in span.attributes:
+                mapped = map_span(span, finished=True, include_events=True)
+                writes.projects += mapped.projects
+                writes.entities += mapped.entities
+                writes.records += mapped.records
+                writes.rejected += mapped.rejected
+                writes.problems += mapped.problems
+                scope = scope_of(span.attributes) if mapped.entities else None
+                if scope is not None:
+                    known[span.span_id] = scope
+            elif span.parent_span_id:
+                plain.append(span)
+        self.store.apply_in(conn, writes.projects, writes.entities, [])
+        self._index(conn, known)
+        resolved = self._resolve(conn, plain, known, writes)
+        resolved.update(known)
+        self._release_pending(conn, resolved, writes)
+        self.store.apply_in(conn, [], [], writes.records)
+        self._requests += 1
+        if self._requests % 1000 == 0:
+            conn.execute(
+                "DELETE FROM pending_spans WHERE received_at < ?",
+                (int((time.time() - self.pending_ttl) * 1e6),),
+            )
+
+    def _index(self, conn: sqlite3.Connection, scopes: dict[str, Scope]) -> None:
+        conn.executemany(
+            "INSERT INTO span_index (span_id, scope) VALUES (?, ?) ON CONFLICT (span_id) DO NOTHING",
+            [(span_id, _scope_json(scope)) for span_id, scope in scopes.items()],
+        )
+
+    def _lookup(self, conn: sqlite3.Connection, span_id: str, local: dict[str, Scope]) -> Scope | None:
+        if span_id in local:
+            return local[span_id]
+        row = conn.execute("SELECT scope FROM span_index WHERE span_id = ?", (span_id,)).fetchone()
+        return _scope_from(row[0]) if row else None
+
+    def _resolve(
+        self, conn: sqlite3.Connection, plain: list[SpanData], known: dict[str, Scope], writes: Writes
+    ) -> dict[str, Scope]:
+        """Attach plain spans to their nearest contexta ancestor; park the rest as pending."""
+        local = dict(known)
+        resolved: dict[str, Scope] = {}
+        waiting = list(plain)
+        progress = True
+        while waiting and progress:
+            progress = False
+            still = []
+            for span in waiting:
+                scope = self._lookup(conn, span.parent_span_id or "", local)
+                if scope is None:
+                    still.append(span)
+                    continue
+                progress = True
+                local[span.span_id] = resolved[span.span_id] = scope
+                self._keep(span, scope, writes)
+            waiting = still
+        now = int(time.time() * 1e6)
+        conn.executemany(
+            "INSERT INTO pending_spans (span_id, parent_span_id, received_at, body) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (span_id) DO NOTHING",
+            [(span.span_id, span.parent_span_id, now, _span_json(span)) for span in waiting],
+        )
+        self._index(conn, resolved)
+        return resolved
+
+    def _release_pending(self, conn: sqlite3.Connection, resolved: dict[str, Scope], writes: Writes) -> None:
+        frontier = dict(resolved)
+        while frontier:
+            parents = list(frontier)
+            frontier = {}
+            for start in range(0, len(parents), 500):
+                chunk = parents[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = conn.execute(
+                    f"SELECT span_id, parent_span_id, body FROM pending_spans WHERE parent_span_id IN ({marks})",
+                    chunk,
+                ).fetchall()
+                for span_id, parent_id, body in rows:
+                    scope = resolved.get(parent_id) or self._lookup(conn, parent_id, resolved)
+                    if scope is None:
+                        continue
+                    self._keep(_span_from(body), scope, writes)
+                    frontier[span_id] = resolved[span_id] = scope
+                    conn.execute("DELETE FROM pending_spans WHERE span_id = ?", (span_id,))
+            self._index(conn, frontier)
+
+    @staticmethod
+    def _keep(span: SpanData, scope: Scope, writes: Writes) -> None:
+        if scope.stage_ref is None:
+            return
+        try:
+            writes.records.append(record_fields(plain_span_record(span, scope)))
+        except Exception as exc:  # invalid foreign data: report, don't fail the request
+            writes.reject(f"span {span.name!r} ({span.span_id})", exc)
+
+    # -- metrics and logs ------------------------------------------------------------------------
+    def _loose(self, signal: Signal, request: Any, writes: Writes) -> int:
+        convert = metric_records if signal == "metrics" else log_records
+        return convert(request, writes)
