@@ -21,13 +21,13 @@ import time
 from dataclasses import asdict
 from typing import Any
 
+from google.protobuf.message import Message
+
 from contexta.collector.convert import iter_spans
 from contexta.collector.loose import log_records, metric_records
 from contexta.collector.sink import PartialResult, Signal
 from contexta.exporters.mapping import Scope, Writes, map_span, plain_span_record, scope_of
 from contexta.exporters.spandata import EventData, LinkData, SpanData
-from google.protobuf.message import Message
-
 from contexta.semconv import attributes as sc
 from contexta.store.codec import record_fields
 from contexta.store.sqlite_store import SQLiteStore
@@ -160,7 +160,8 @@ class WorkspaceSink:
                 chunk = parents[start : start + 500]
                 marks = ",".join("?" * len(chunk))
                 rows = conn.execute(
-                    f"SELECT span_id, parent_span_id, body FROM pending_spans WHERE parent_span_id IN ({marks})",
+                    "SELECT span_id, parent_span_id, body FROM pending_spans"
+                    f" WHERE parent_span_id IN ({marks})",
                     chunk,
                 ).fetchall()
                 for span_id, parent_id, body in rows:
