@@ -31,7 +31,7 @@ def sh(*args: str | Path, check: bool = True, env: dict[str, str] | None = None)
 
 
 def setup() -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - this runs on whatever python3 the machine has
         sys.exit(f"contexta needs Python 3.11 or newer (this is {sys.version.split()[0]})")
     if not PY.exists():
         venv.EnvBuilder(with_pip=True).create(VENV)

@@ -15,8 +15,6 @@ import logging
 from typing import Any
 
 from contexta.collector.convert import any_value, attributes
-from contexta.exporters.mapping import Writes
-
 from contexta.contract import (
     MetricPayload,
     MetricRecord,
@@ -26,6 +24,7 @@ from contexta.contract import (
 )
 from contexta.contract._base import from_micros
 from contexta.errors import ContextaError
+from contexta.exporters.mapping import Writes
 from contexta.semconv import attributes as sc
 from contexta.store.codec import record_fields
 

@@ -65,8 +65,13 @@ class Contexta(QueryService):
         if self._session is None:
             if not isinstance(self.store, SQLiteStore):
                 raise ConfigError("capture needs the embedded SQLite store")
-            self._session = CaptureSession(self.config, self.store, tracer_provider=self._tracer_provider,
-                                           meter_provider=self._meter_provider, environ=self._environ)
+            self._session = CaptureSession(
+                self.config,
+                self.store,
+                tracer_provider=self._tracer_provider,
+                meter_provider=self._meter_provider,
+                environ=self._environ,
+            )
         return self._session
 
     @property
@@ -74,23 +79,51 @@ class Contexta(QueryService):
         """Where finished runs go besides the database (a :class:`LocalJsonlSink` at least)."""
         return self.capture.sinks
 
-    def run(self, name: str, dataset_ref: str | None = None, tags: Mapping[str, str] | None = None,
-            params: Mapping[str, Any] | None = None, *, dataset_refs: Sequence[str] = ()) -> RunScope:
+    def run(
+        self,
+        name: str,
+        dataset_ref: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+        *,
+        dataset_refs: Sequence[str] = (),
+    ) -> RunScope:
         """``with ctx.run("baseline", dataset_ref="dataset:sales.v3") as run:`` — one trace per run."""
         datasets = tuple(dataset_refs) + ((dataset_ref,) if dataset_ref else ())
         return self.capture.run(name, datasets, params, tags)
 
-    def deployment(self, name: str, run_ref: str | None = None, environment: str | None = "prod",
-                   artifact_ref: str | None = None) -> DeploymentScope:
+    def deployment(
+        self,
+        name: str,
+        run_ref: str | None = None,
+        environment: str | None = "prod",
+        artifact_ref: str | None = None,
+    ) -> DeploymentScope:
         """``with ctx.deployment("prod-v2", run_ref=run.ref) as dep:`` — a span linked to the run's span."""
         return open_deployment(self.capture, name, run_ref, environment, artifact_ref)
 
-    def record_deployment(self, name: str, run_ref: str | None = None, environment: str | None = "prod",
-                          artifact_ref: str | None = None, *, status: str = "completed",
-                          started_at: Any = None, ended_at: Any = None) -> str:
+    def record_deployment(
+        self,
+        name: str,
+        run_ref: str | None = None,
+        environment: str | None = "prod",
+        artifact_ref: str | None = None,
+        *,
+        status: str = "completed",
+        started_at: Any = None,
+        ended_at: Any = None,
+    ) -> str:
         """Record a deployment that already happened; returns its ref."""
-        return record_deployment(self.capture, name, run_ref=run_ref, environment=environment,
-                                 artifact_ref=artifact_ref, status=status, started_at=started_at, ended_at=ended_at)
+        return record_deployment(
+            self.capture,
+            name,
+            run_ref=run_ref,
+            environment=environment,
+            artifact_ref=artifact_ref,
+            status=status,
+            started_at=started_at,
+            ended_at=ended_at,
+        )
 
     def telemetry_stats(self) -> dict[str, Any]:
         """Counters of the telemetry path: written, rejected, dropped, mirrored, failed."""

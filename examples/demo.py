@@ -16,15 +16,22 @@ from contexta import Contexta
 
 def nightly(ctx: Contexta, name: str, rows_after_validate: int, workdir: Path) -> str:
     rng = random.Random(name)
-    with ctx.run(name, dataset_ref="dataset:warehouse.orders-2025-03", params={"lr": 0.05, "epochs": 3}) as run:
+    with ctx.run(
+        name, dataset_ref="dataset:warehouse.orders-2025-03", params={"lr": 0.05, "epochs": 3}
+    ) as run:
         with run.stage("ingest") as stage:
             stage.event("ingest.complete", "Loaded 120000 rows from the warehouse.")
             stage.metric("rows", 120_000)
         with run.stage("validate") as stage:
             stage.metric("rows", rows_after_validate)
             if rows_after_validate == 0:
-                stage.degraded("validate.empty-output", "Validate passed 0 rows downstream after the schema migration.",
-                               category="verification", severity="error", attributes={"expected_min_rows": 10_000})
+                stage.degraded(
+                    "validate.empty-output",
+                    "Validate passed 0 rows downstream after the schema migration.",
+                    category="verification",
+                    severity="error",
+                    attributes={"expected_min_rows": 10_000},
+                )
         with run.stage("train") as stage:
             loss = 2.3 if rows_after_validate == 0 else 0.9
             for epoch in range(3):
@@ -59,8 +66,10 @@ def main() -> None:
         for stage in ctx.compare_runs(bad, good).stage_comparisons:
             for delta in stage.metric_deltas:
                 if delta.delta is not None:
-                    print(f"  {stage.stage_name or '(run)'}/{delta.metric_key}: "
-                          f"{delta.left_value:g} -> {delta.right_value:g} ({delta.delta:+g})")
+                    print(
+                        f"  {stage.stage_name or '(run)'}/{delta.metric_key}: "
+                        f"{delta.left_value:g} -> {delta.right_value:g} ({delta.delta:+g})"
+                    )
 
         print(f"\nLineage of {deployment} (upstream)")
         graph = ctx.traverse_lineage(deployment, direction="upstream")

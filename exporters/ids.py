@@ -27,13 +27,18 @@ def span_id_for(ref: str) -> int:
 
 
 def span_context_for(trace_ref: str, span_ref: str) -> SpanContext:
-    return SpanContext(trace_id_for(trace_ref), span_id_for(span_ref), is_remote=True,
-                       trace_flags=TraceFlags(TraceFlags.SAMPLED))
+    return SpanContext(
+        trace_id_for(trace_ref),
+        span_id_for(span_ref),
+        is_remote=True,
+        trace_flags=TraceFlags(TraceFlags.SAMPLED),
+    )
 
 
 def stored_span_context(trace_id: str | None, span_id: str | None) -> SpanContext | None:
     """The span context recorded on a stored entity, if it has one."""
     if not trace_id or not span_id:
         return None
-    return SpanContext(int(trace_id, 16), int(span_id, 16), is_remote=True,
-                       trace_flags=TraceFlags(TraceFlags.SAMPLED))
+    return SpanContext(
+        int(trace_id, 16), int(span_id, 16), is_remote=True, trace_flags=TraceFlags(TraceFlags.SAMPLED)
+    )

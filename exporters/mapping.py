@@ -35,10 +35,10 @@ from contexta.contract import (
 from contexta.contract._base import from_micros
 from contexta.contract.refs import make_ref, parse_ref
 from contexta.errors import ContextaError
+from contexta.exporters.spandata import EventData, SpanData
 from contexta.semconv import attributes as sc
 from contexta.store.base import Entity
 from contexta.store.codec import RecordFields, record_fields
-from contexta.exporters.spandata import EventData, SpanData
 
 TERMINAL = ("completed", "failed", "cancelled")
 
@@ -88,8 +88,13 @@ def scope_of(attrs: Any) -> Scope | None:
     if kind is None or kind == "deployment" or not run_ref:
         return None
     project = parse_ref(run_ref, sc.RUN_REF, "run").project
-    return Scope(project, run_ref, attrs.get(sc.STAGE_REF), attrs.get(sc.BATCH_REF),
-                 attrs.get(sc.SAMPLE_REF) if kind == "sample" else None)
+    return Scope(
+        project,
+        run_ref,
+        attrs.get(sc.STAGE_REF),
+        attrs.get(sc.BATCH_REF),
+        attrs.get(sc.SAMPLE_REF) if kind == "sample" else None,
+    )
 
 
 def _status(span: SpanData, finished: bool) -> tuple[str, str | None]:
@@ -107,38 +112,71 @@ def span_entity(span: SpanData, finished: bool) -> tuple[Entity | None, Project 
     kind = a.get(sc.ENTITY_KIND)
     status, ended = _status(span, finished)
     valid = bool(span.trace_id.strip("0")) and bool(span.span_id.strip("0"))
-    common: dict[str, Any] = {"status": status, "started_at": _ts(span.start_ns), "ended_at": ended,
-                              "trace_id": span.trace_id if valid else None, "span_id": span.span_id if valid else None}
+    common: dict[str, Any] = {
+        "status": status,
+        "started_at": _ts(span.start_ns),
+        "ended_at": ended,
+        "trace_id": span.trace_id if valid else None,
+        "span_id": span.span_id if valid else None,
+    }
     order = a.get(sc.ORDER_INDEX)
     if kind == "run":
         run = parse_ref(a[sc.RUN_REF], sc.RUN_REF, "run")
-        project = Project(project_ref=make_ref("project", run.project), name=run.project,
-                          created_at=common["started_at"])
-        return Run(run_ref=str(run), project_ref=project.project_ref, name=run.parts[1],
-                   dataset_refs=tuple(a.get(sc.DATASET_REFS, ())), params=_json(a.get(sc.RUN_PARAMS)),
-                   tags=_json(a.get(sc.RUN_TAGS)), **common), project
+        project = Project(
+            project_ref=make_ref("project", run.project), name=run.project, created_at=common["started_at"]
+        )
+        return Run(
+            run_ref=str(run),
+            project_ref=project.project_ref,
+            name=run.parts[1],
+            dataset_refs=tuple(a.get(sc.DATASET_REFS, ())),
+            params=_json(a.get(sc.RUN_PARAMS)),
+            tags=_json(a.get(sc.RUN_TAGS)),
+            **common,
+        ), project
     if kind == "stage":
-        return StageExecution(stage_execution_ref=a[sc.STAGE_REF], run_ref=a[sc.RUN_REF],
-                              stage_name=a[sc.STAGE_REF].rsplit(".", 1)[1], order_index=order, **common), None
+        return StageExecution(
+            stage_execution_ref=a[sc.STAGE_REF],
+            run_ref=a[sc.RUN_REF],
+            stage_name=a[sc.STAGE_REF].rsplit(".", 1)[1],
+            order_index=order,
+            **common,
+        ), None
     if kind == "batch":
-        return BatchExecution(batch_execution_ref=a[sc.BATCH_REF], run_ref=a[sc.RUN_REF],
-                              stage_execution_ref=a[sc.STAGE_REF], batch_name=a[sc.BATCH_REF].rsplit(".", 1)[1],
-                              order_index=order, **common), None
+        return BatchExecution(
+            batch_execution_ref=a[sc.BATCH_REF],
+            run_ref=a[sc.RUN_REF],
+            stage_execution_ref=a[sc.STAGE_REF],
+            batch_name=a[sc.BATCH_REF].rsplit(".", 1)[1],
+            order_index=order,
+            **common,
+        ), None
     if kind == "sample":
         common["observed_at"] = common.pop("started_at")
-        return SampleObservation(sample_observation_ref=a[sc.SAMPLE_REF], run_ref=a[sc.RUN_REF],
-                                 stage_execution_ref=a[sc.STAGE_REF], batch_execution_ref=a.get(sc.BATCH_REF),
-                                 sample_name=a[sc.SAMPLE_REF].rsplit(".", 1)[1], order_index=order,
-                                 **common), None
+        return SampleObservation(
+            sample_observation_ref=a[sc.SAMPLE_REF],
+            run_ref=a[sc.RUN_REF],
+            stage_execution_ref=a[sc.STAGE_REF],
+            batch_execution_ref=a.get(sc.BATCH_REF),
+            sample_name=a[sc.SAMPLE_REF].rsplit(".", 1)[1],
+            order_index=order,
+            **common,
+        ), None
     if kind == "deployment":
         ref = parse_ref(a[sc.DEPLOYMENT_REF], sc.DEPLOYMENT_REF, "deployment")
-        project = Project(project_ref=make_ref("project", ref.project), name=ref.project,
-                          created_at=common["started_at"])
-        return DeploymentExecution(deployment_execution_ref=str(ref), project_ref=project.project_ref,
-                                   deployment_name=ref.parts[1], run_ref=a.get(sc.RUN_REF),
-                                   environment=a.get(sc.DEPLOYMENT_ENVIRONMENT),
-                                   artifact_ref=a.get(sc.DEPLOYMENT_ARTIFACT_REF), order_index=order,
-                                   **common), project
+        project = Project(
+            project_ref=make_ref("project", ref.project), name=ref.project, created_at=common["started_at"]
+        )
+        return DeploymentExecution(
+            deployment_execution_ref=str(ref),
+            project_ref=project.project_ref,
+            deployment_name=ref.parts[1],
+            run_ref=a.get(sc.RUN_REF),
+            environment=a.get(sc.DEPLOYMENT_ENVIRONMENT),
+            artifact_ref=a.get(sc.DEPLOYMENT_ARTIFACT_REF),
+            order_index=order,
+            **common,
+        ), project
     return None, None
 
 
@@ -146,10 +184,16 @@ def _envelope(scope: Scope, event: EventData, record_type: str) -> RecordEnvelop
     a = event.attributes
     observed = _ts(event.time_ns)
     return RecordEnvelope(
-        record_ref=a[sc.RECORD_REF], record_type=record_type, observed_at=observed,
-        recorded_at=a.get(sc.RECORD_RECORDED_AT, observed), producer_ref=a.get(sc.RECORD_PRODUCER, "contexta"),
-        run_ref=scope.run_ref, stage_execution_ref=scope.stage_ref, batch_execution_ref=scope.batch_ref,
-        sample_observation_ref=scope.sample_ref, completeness_marker=a.get(sc.RECORD_COMPLETENESS, "complete"),
+        record_ref=a[sc.RECORD_REF],
+        record_type=record_type,
+        observed_at=observed,
+        recorded_at=a.get(sc.RECORD_RECORDED_AT, observed),
+        producer_ref=a.get(sc.RECORD_PRODUCER, "contexta"),
+        run_ref=scope.run_ref,
+        stage_execution_ref=scope.stage_ref,
+        batch_execution_ref=scope.batch_ref,
+        sample_observation_ref=scope.sample_ref,
+        completeness_marker=a.get(sc.RECORD_COMPLETENESS, "complete"),
         degradation_marker=a.get(sc.RECORD_DEGRADATION, "none"),
     )
 
@@ -158,36 +202,72 @@ def event_item(scope: Scope, event: EventData) -> Any:
     """The record, artifact or environment one span event stands for (None if not ours)."""
     a, name = event.attributes, event.name
     if name == sc.EVENT_METRIC:
-        return MetricRecord(envelope=_envelope(scope, event, "metric"), payload=MetricPayload(
-            metric_key=a[sc.METRIC_KEY], value=a[sc.METRIC_VALUE], step=a.get(sc.METRIC_STEP),
-            unit=a.get(sc.METRIC_UNIT), value_type=a.get(sc.METRIC_VALUE_TYPE, "float64"),
-            aggregation_scope=a.get(sc.METRIC_AGGREGATION_SCOPE)))
+        return MetricRecord(
+            envelope=_envelope(scope, event, "metric"),
+            payload=MetricPayload(
+                metric_key=a[sc.METRIC_KEY],
+                value=a[sc.METRIC_VALUE],
+                step=a.get(sc.METRIC_STEP),
+                unit=a.get(sc.METRIC_UNIT),
+                value_type=a.get(sc.METRIC_VALUE_TYPE, "float64"),
+                aggregation_scope=a.get(sc.METRIC_AGGREGATION_SCOPE),
+            ),
+        )
     if name == sc.EVENT_EVENT:
-        return StructuredEventRecord(envelope=_envelope(scope, event, "event"), payload=StructuredEventPayload(
-            event_key=a[sc.EVENT_KEY], level=a.get(sc.EVENT_LEVEL, "info"), message=a.get(sc.EVENT_MESSAGE, ""),
-            attributes=_json(a.get(sc.RECORD_ATTRIBUTES)), origin_marker=a.get(sc.RECORD_ORIGIN, "explicit_capture")))
+        return StructuredEventRecord(
+            envelope=_envelope(scope, event, "event"),
+            payload=StructuredEventPayload(
+                event_key=a[sc.EVENT_KEY],
+                level=a.get(sc.EVENT_LEVEL, "info"),
+                message=a.get(sc.EVENT_MESSAGE, ""),
+                attributes=_json(a.get(sc.RECORD_ATTRIBUTES)),
+                origin_marker=a.get(sc.RECORD_ORIGIN, "explicit_capture"),
+            ),
+        )
     if name == "exception" and sc.RECORD_REF in a:
         message = f"{a.get('exception.type', 'Exception')}: {a.get('exception.message', '')}"
-        return StructuredEventRecord(envelope=_envelope(scope, event, "event"), payload=StructuredEventPayload(
-            event_key="exception", level="error", message=message, origin_marker="auto_capture"))
+        return StructuredEventRecord(
+            envelope=_envelope(scope, event, "event"),
+            payload=StructuredEventPayload(
+                event_key="exception", level="error", message=message, origin_marker="auto_capture"
+            ),
+        )
     if name == sc.EVENT_DEGRADED:
-        return DegradedRecord(envelope=_envelope(scope, event, "degraded"), payload=DegradedPayload(
-            issue_key=a[sc.DEGRADED_ISSUE_KEY], category=a[sc.DEGRADED_CATEGORY], severity=a[sc.DEGRADED_SEVERITY],
-            summary=a[sc.DEGRADED_SUMMARY], attributes=_json(a.get(sc.RECORD_ATTRIBUTES)),
-            origin_marker=a.get(sc.RECORD_ORIGIN, "explicit_capture")))
+        return DegradedRecord(
+            envelope=_envelope(scope, event, "degraded"),
+            payload=DegradedPayload(
+                issue_key=a[sc.DEGRADED_ISSUE_KEY],
+                category=a[sc.DEGRADED_CATEGORY],
+                severity=a[sc.DEGRADED_SEVERITY],
+                summary=a[sc.DEGRADED_SUMMARY],
+                attributes=_json(a.get(sc.RECORD_ATTRIBUTES)),
+                origin_marker=a.get(sc.RECORD_ORIGIN, "explicit_capture"),
+            ),
+        )
     if name == sc.EVENT_ARTIFACT:
         return ArtifactManifest(
-            artifact_ref=a[sc.ARTIFACT_REF], run_ref=scope.run_ref, artifact_kind=a[sc.ARTIFACT_KIND],
-            uri=a[sc.ARTIFACT_URI], sha256=a.get(sc.ARTIFACT_SHA256), size_bytes=a.get(sc.ARTIFACT_SIZE_BYTES),
-            created_at=_ts(event.time_ns), stage_execution_ref=scope.stage_ref,
-            attributes=_json(a.get(sc.RECORD_ATTRIBUTES)))
+            artifact_ref=a[sc.ARTIFACT_REF],
+            run_ref=scope.run_ref,
+            artifact_kind=a[sc.ARTIFACT_KIND],
+            uri=a[sc.ARTIFACT_URI],
+            sha256=a.get(sc.ARTIFACT_SHA256),
+            size_bytes=a.get(sc.ARTIFACT_SIZE_BYTES),
+            created_at=_ts(event.time_ns),
+            stage_execution_ref=scope.stage_ref,
+            attributes=_json(a.get(sc.RECORD_ATTRIBUTES)),
+        )
     if name == sc.EVENT_ENVIRONMENT:
         return EnvironmentSnapshot(
-            environment_snapshot_ref=make_ref("environment", *parse_ref(scope.run_ref).parts), run_ref=scope.run_ref,
-            captured_at=_ts(event.time_ns), python_version=a.get(sc.ENVIRONMENT_PYTHON_VERSION),
-            platform=a.get(sc.ENVIRONMENT_PLATFORM), packages=_json(a.get(sc.ENVIRONMENT_PACKAGES)),
-            env_vars=_json(a.get(sc.ENVIRONMENT_ENV_VARS)), git_commit=a.get(sc.ENVIRONMENT_GIT_COMMIT),
-            git_dirty=a.get(sc.ENVIRONMENT_GIT_DIRTY))
+            environment_snapshot_ref=make_ref("environment", *parse_ref(scope.run_ref).parts),
+            run_ref=scope.run_ref,
+            captured_at=_ts(event.time_ns),
+            python_version=a.get(sc.ENVIRONMENT_PYTHON_VERSION),
+            platform=a.get(sc.ENVIRONMENT_PLATFORM),
+            packages=_json(a.get(sc.ENVIRONMENT_PACKAGES)),
+            env_vars=_json(a.get(sc.ENVIRONMENT_ENV_VARS)),
+            git_commit=a.get(sc.ENVIRONMENT_GIT_COMMIT),
+            git_dirty=a.get(sc.ENVIRONMENT_GIT_DIRTY),
+        )
     return None
 
 
@@ -197,18 +277,38 @@ def plain_span_record(span: SpanData, scope: Scope) -> TraceSpanRecord:
     attrs = {k: (list(v) if isinstance(v, tuple) else v) for k, v in span.attributes.items()}
     return TraceSpanRecord(
         envelope=RecordEnvelope(
-            record_ref=f"record:{scope.run_ref[4:]}.span-{span.span_id}", record_type="span", observed_at=started,
-            recorded_at=ended, producer_ref=str(span.resource.get("service.name", "otel")), run_ref=scope.run_ref,
-            stage_execution_ref=scope.stage_ref, batch_execution_ref=scope.batch_ref,
-            sample_observation_ref=scope.sample_ref),
-        payload=TraceSpanPayload(trace_id=span.trace_id, span_id=span.span_id, parent_span_id=span.parent_span_id,
-                                 name=span.name, kind=span.kind, started_at=started, ended_at=ended,
-                                 status_code=span.status_code, status_message=span.status_message,
-                                 attributes=attrs))
+            record_ref=f"record:{scope.run_ref[4:]}.span-{span.span_id}",
+            record_type="span",
+            observed_at=started,
+            recorded_at=ended,
+            producer_ref=str(span.resource.get("service.name", "otel")),
+            run_ref=scope.run_ref,
+            stage_execution_ref=scope.stage_ref,
+            batch_execution_ref=scope.batch_ref,
+            sample_observation_ref=scope.sample_ref,
+        ),
+        payload=TraceSpanPayload(
+            trace_id=span.trace_id,
+            span_id=span.span_id,
+            parent_span_id=span.parent_span_id,
+            name=span.name,
+            kind=span.kind,
+            started_at=started,
+            ended_at=ended,
+            status_code=span.status_code,
+            status_message=span.status_message,
+            attributes=attrs,
+        ),
+    )
 
 
-def map_span(span: SpanData, *, finished: bool = True, include_events: bool = True,
-             parent_scope: Callable[[str], Scope | None] | None = None) -> Writes:
+def map_span(
+    span: SpanData,
+    *,
+    finished: bool = True,
+    include_events: bool = True,
+    parent_scope: Callable[[str], Scope | None] | None = None,
+) -> Writes:
     """Everything one span contributes to a workspace."""
     writes = Writes()
     try:

@@ -61,8 +61,11 @@ class CountingSpanExporter(SpanExporter):
     def _warn(self, why: str) -> None:
         if not self._warned:
             self._warned = True
-            log.warning("contexta: OTLP span export failed (%s); the local workspace is complete, "
-                        "later failures are counted in telemetry_stats()", why)
+            log.warning(
+                "contexta: OTLP span export failed (%s); the local workspace is complete, "
+                "later failures are counted in telemetry_stats()",
+                why,
+            )
 
     def shutdown(self) -> None:
         try:
@@ -77,8 +80,14 @@ class CountingSpanExporter(SpanExporter):
 class MirrorSpanProcessor(SpanProcessor):
     """A bounded batching processor that counts drops instead of hiding them."""
 
-    def __init__(self, exporter: CountingSpanExporter, *, max_queue: int = 8192, max_batch: int = 512,
-                 delay_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        exporter: CountingSpanExporter,
+        *,
+        max_queue: int = 8192,
+        max_batch: int = 512,
+        delay_seconds: float = 1.0,
+    ) -> None:
         self.exporter = exporter
         self.stats = exporter.stats
         self.max_queue = max_queue
@@ -148,7 +157,9 @@ class CountingMetricExporter(MetricExporter):
         self.stats = stats
         self._warned = False
 
-    def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: object) -> MetricExportResult:
+    def export(
+        self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: object
+    ) -> MetricExportResult:
         try:
             result = self.inner.export(metrics_data, timeout_millis=timeout_millis)
         except Exception as exc:
@@ -160,7 +171,9 @@ class CountingMetricExporter(MetricExporter):
             self.stats.metric_exports_failed += 1
             if not self._warned:
                 self._warned = True
-                log.warning("contexta: OTLP metric export failed; later failures are counted in telemetry_stats()")
+                log.warning(
+                    "contexta: OTLP metric export failed; later failures are counted in telemetry_stats()"
+                )
         return result
 
     def force_flush(self, timeout_millis: float = 10_000) -> bool:

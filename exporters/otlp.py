@@ -64,17 +64,39 @@ def parse_headers(text: str | None) -> dict[str, str]:
 def resolve_otlp(capture: CaptureConfig, environ: Mapping[str, str]) -> OtlpSettings:
     env = environ.get
     generic = _first(capture.otlp_endpoint, env("OTEL_EXPORTER_OTLP_ENDPOINT"))
-    traces_protocol = _first(capture.otlp_protocol, env("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"),
-                             env("OTEL_EXPORTER_OTLP_PROTOCOL")) or DEFAULT_PROTOCOL
-    metrics_protocol = _first(capture.otlp_protocol, env("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"),
-                              env("OTEL_EXPORTER_OTLP_PROTOCOL")) or DEFAULT_PROTOCOL
+    traces_protocol = (
+        _first(
+            capture.otlp_protocol,
+            env("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"),
+            env("OTEL_EXPORTER_OTLP_PROTOCOL"),
+        )
+        or DEFAULT_PROTOCOL
+    )
+    metrics_protocol = (
+        _first(
+            capture.otlp_protocol,
+            env("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"),
+            env("OTEL_EXPORTER_OTLP_PROTOCOL"),
+        )
+        or DEFAULT_PROTOCOL
+    )
     for protocol in (traces_protocol, metrics_protocol):
         if protocol not in PROTOCOLS:
-            raise ConfigError(f"OTEL_EXPORTER_OTLP_PROTOCOL: must be one of {list(PROTOCOLS)} (got {protocol!r})")
-    traces = _signal_endpoint(_first(capture.otlp_traces_endpoint, env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")),
-                              generic, traces_protocol, "/v1/traces")
-    metrics = _signal_endpoint(_first(capture.otlp_metrics_endpoint, env("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")),
-                               generic, metrics_protocol, "/v1/metrics")
+            raise ConfigError(
+                f"OTEL_EXPORTER_OTLP_PROTOCOL: must be one of {list(PROTOCOLS)} (got {protocol!r})"
+            )
+    traces = _signal_endpoint(
+        _first(capture.otlp_traces_endpoint, env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")),
+        generic,
+        traces_protocol,
+        "/v1/traces",
+    )
+    metrics = _signal_endpoint(
+        _first(capture.otlp_metrics_endpoint, env("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")),
+        generic,
+        metrics_protocol,
+        "/v1/metrics",
+    )
     headers = dict(capture.otlp_headers) or parse_headers(env("OTEL_EXPORTER_OTLP_HEADERS"))
     disabled = capture.sdk_disabled or env("OTEL_SDK_DISABLED", "").strip().lower() == "true"
     return OtlpSettings(traces, metrics, traces_protocol, metrics_protocol, headers, disabled)
@@ -88,11 +110,14 @@ def build_span_exporter(settings: OtlpSettings, timeout: float = 5.0) -> SpanExp
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpanExporter
 
         insecure = settings.traces_endpoint.startswith("http://")
-        return GrpcSpanExporter(endpoint=settings.traces_endpoint, insecure=insecure, headers=headers,
-                                timeout=int(timeout))
+        return GrpcSpanExporter(
+            endpoint=settings.traces_endpoint, insecure=insecure, headers=headers, timeout=int(timeout)
+        )
     if settings.traces_protocol == "http/json":
-        raise ConfigError("OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' is not offered by the official Python "
-                          "exporters; use 'http/protobuf' or 'grpc'")
+        raise ConfigError(
+            "OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' is not offered by the official Python "
+            "exporters; use 'http/protobuf' or 'grpc'"
+        )
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpSpanExporter
 
     return HttpSpanExporter(endpoint=settings.traces_endpoint, headers=headers, timeout=timeout)
@@ -103,14 +128,21 @@ def build_metric_exporter(settings: OtlpSettings, timeout: float = 5.0) -> Metri
         return None
     headers = settings.headers or None
     if settings.metrics_protocol == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as GrpcMetricExporter
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (
+            OTLPMetricExporter as GrpcMetricExporter,
+        )
 
         insecure = settings.metrics_endpoint.startswith("http://")
-        return GrpcMetricExporter(endpoint=settings.metrics_endpoint, insecure=insecure, headers=headers,
-                                  timeout=int(timeout))
+        return GrpcMetricExporter(
+            endpoint=settings.metrics_endpoint, insecure=insecure, headers=headers, timeout=int(timeout)
+        )
     if settings.metrics_protocol == "http/json":
-        raise ConfigError("OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' is not offered by the official Python "
-                          "exporters; use 'http/protobuf' or 'grpc'")
-    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as HttpMetricExporter
+        raise ConfigError(
+            "OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' is not offered by the official Python "
+            "exporters; use 'http/protobuf' or 'grpc'"
+        )
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
+        OTLPMetricExporter as HttpMetricExporter,
+    )
 
     return HttpMetricExporter(endpoint=settings.metrics_endpoint, headers=headers, timeout=timeout)

@@ -75,10 +75,15 @@ def from_readable_span(span: ReadableSpan, *, with_events: bool = True) -> SpanD
         attributes=dict(span.attributes or {}),
         events=tuple(
             EventData(event.name, event.timestamp, dict(event.attributes or {})) for event in span.events
-        ) if with_events else (),
+        )
+        if with_events
+        else (),
         links=tuple(
-            LinkData(hex_trace_id(link.context.trace_id), hex_span_id(link.context.span_id),
-                     dict(link.attributes or {}))
+            LinkData(
+                hex_trace_id(link.context.trace_id),
+                hex_span_id(link.context.span_id),
+                dict(link.attributes or {}),
+            )
             for link in span.links
         ),
         resource=dict(span.resource.attributes) if span.resource is not None else {},

@@ -119,13 +119,17 @@ class WorkspaceSpanProcessor(SpanProcessor):
                 done = False
             else:
                 data, done, with_events = item
-                writes = map_span(data, finished=done, include_events=with_events, parent_scope=self._scopes.get)
+                writes = map_span(
+                    data, finished=done, include_events=with_events, parent_scope=self._scopes.get
+                )
             projects += writes.projects
             entities += writes.entities
             records += writes.records
             if writes.rejected:
                 self.stats.items_rejected += writes.rejected
-                log.warning("contexta: skipped %d invalid item(s): %s", writes.rejected, "; ".join(writes.problems))
+                log.warning(
+                    "contexta: skipped %d invalid item(s): %s", writes.rejected, "; ".join(writes.problems)
+                )
             if done and data.span_id:
                 finished.append(data.span_id)
         try:

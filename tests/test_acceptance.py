@@ -19,7 +19,12 @@ def test_seed_scenario_prints_what_the_seed_documents_promise(scenario: str) -> 
         pytest.skip(f"seed acceptance scripts not found at {CHECK}")
     if scenario == "iris":
         pytest.importorskip("sklearn", reason="the iris workflow needs scikit-learn (dev extra)")
-    done = subprocess.run([sys.executable, str(CHECK), "--python", sys.executable, "--only", scenario],
-                          capture_output=True, text=True, timeout=600, check=False)
+    done = subprocess.run(
+        [sys.executable, str(CHECK), "--python", sys.executable, "--only", scenario],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"ok   {scenario}" in done.stdout

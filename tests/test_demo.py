@@ -11,7 +11,9 @@ DEMO = Path(__file__).resolve().parents[1] / "examples" / "demo.py"
 
 def test_demo_surfaces_the_degraded_run_and_traces_the_deployment_to_its_data() -> None:
     """The demo prints the day-1 degraded record, the metric deltas and the deployment's upstream lineage."""
-    done = subprocess.run([sys.executable, str(DEMO)], capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [sys.executable, str(DEMO)], capture_output=True, text=True, timeout=300, check=False
+    )
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "[ERROR] degraded_record: Validate passed 0 rows downstream" in out

@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 class DeploymentScope:
     """``with ctx.deployment("prod-v2", run_ref=..., environment="prod") as dep:``."""
 
-    def __init__(self, session: CaptureSession, ref: str, attributes: dict[str, Any], links: list[Link]) -> None:
+    def __init__(
+        self, session: CaptureSession, ref: str, attributes: dict[str, Any], links: list[Link]
+    ) -> None:
         self._session = session
         self.ref = ref
         self._attributes = attributes
@@ -33,8 +35,12 @@ class DeploymentScope:
     def start(self, start_ns: int | None = None) -> DeploymentScope:
         # a new trace: an empty context has no parent span
         self._span = self._session.tracer.start_span(
-            f"deployment {self.ref.split('.', 1)[1]}", context=otel_context.Context(),
-            attributes=self._attributes, links=self._links, start_time=start_ns)
+            f"deployment {self.ref.split('.', 1)[1]}",
+            context=otel_context.Context(),
+            attributes=self._attributes,
+            links=self._links,
+            start_time=start_ns,
+        )
         return self
 
     def finish(self, status: str, end_ns: int | None = None, error: str | None = None) -> None:
@@ -52,8 +58,10 @@ class DeploymentScope:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
         if exc is not None and self._span is not None:
             self._span.record_exception(exc)
-        self.finish("failed" if exc is not None else "completed",
-                    error=f"{type(exc).__name__}: {exc}" if exc is not None else None)
+        self.finish(
+            "failed" if exc is not None else "completed",
+            error=f"{type(exc).__name__}: {exc}" if exc is not None else None,
+        )
 
     def __repr__(self) -> str:
         return f"<DeploymentScope {self.ref} {self.status}>"
@@ -70,8 +78,9 @@ def _run_link(session: CaptureSession, run_ref: str) -> Link:
     return Link(context, {sc.LINK_KIND: "deployed_run"})
 
 
-def open_deployment(session: CaptureSession, name: str, run_ref: str | None, environment: str | None,
-                    artifact_ref: str | None) -> DeploymentScope:
+def open_deployment(
+    session: CaptureSession, name: str, run_ref: str | None, environment: str | None, artifact_ref: str | None
+) -> DeploymentScope:
     project = session.config.project_name
     if not project:
         raise ValidationError.for_field("project_name", "must be configured to record deployments", project)
@@ -79,9 +88,14 @@ def open_deployment(session: CaptureSession, name: str, run_ref: str | None, env
     ref = make_ref("deployment", project, component)
     if session.store.get(DeploymentExecution, ref) is not None:
         raise ConflictError(ref, "a deployment with this name exists; choose another name")
-    attrs: dict[str, Any] = {sc.ENTITY_KIND: "deployment", sc.PROJECT: project, sc.DEPLOYMENT_REF: ref,
-                             sc.DEPLOYMENT_NAME: component, sc.STATUS: "open",
-                             sc.ORDER_INDEX: len(session.store.list_deployments(make_ref("project", project)))}
+    attrs: dict[str, Any] = {
+        sc.ENTITY_KIND: "deployment",
+        sc.PROJECT: project,
+        sc.DEPLOYMENT_REF: ref,
+        sc.DEPLOYMENT_NAME: component,
+        sc.STATUS: "open",
+        sc.ORDER_INDEX: len(session.store.list_deployments(make_ref("project", project))),
+    }
     links = []
     if run_ref is not None:
         if parse_ref(run_ref, "run_ref", "run").project != project:
@@ -103,8 +117,17 @@ def _ns(value: Any, field: str) -> int:
         raise ValidationError.for_field(field, str(exc), value) from None
 
 
-def record_deployment(session: CaptureSession, name: str, *, run_ref: str | None, environment: str | None,
-                      artifact_ref: str | None, status: str, started_at: Any, ended_at: Any) -> str:
+def record_deployment(
+    session: CaptureSession,
+    name: str,
+    *,
+    run_ref: str | None,
+    environment: str | None,
+    artifact_ref: str | None,
+    status: str,
+    started_at: Any,
+    ended_at: Any,
+) -> str:
     """The one-call form: a deployment that already happened (or failed)."""
     if status not in TERMINAL_STATUSES:
         raise ValidationError.for_field("status", f"must be one of {sorted(TERMINAL_STATUSES)}", status)

@@ -42,8 +42,13 @@ def git_state(cwd: Path | None = None) -> tuple[str | None, bool | None]:
     return commit, bool(status) if status is not None else None
 
 
-def capture_environment(run_ref: str, allowlist: Iterable[str], environ: Mapping[str, str] | None = None,
-                        cwd: Path | None = None, captured_at: str | None = None) -> EnvironmentSnapshot:
+def capture_environment(
+    run_ref: str,
+    allowlist: Iterable[str],
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    captured_at: str | None = None,
+) -> EnvironmentSnapshot:
     """One snapshot for ``run_ref``; only allow-listed environment variables are kept."""
     env = os.environ if environ is None else environ
     commit, dirty = git_state(cwd)

@@ -50,8 +50,16 @@ class CaptureScope:
 
     kind = "scope"
 
-    def __init__(self, session: CaptureSession, state: RunState, ref: str, name: str, scope: Scope,
-                 attributes: dict[str, Any], parent: Span | None) -> None:
+    def __init__(
+        self,
+        session: CaptureSession,
+        state: RunState,
+        ref: str,
+        name: str,
+        scope: Scope,
+        attributes: dict[str, Any],
+        parent: Span | None,
+    ) -> None:
         self._session = session
         self._state = state
         self.ref = ref
@@ -64,8 +72,11 @@ class CaptureScope:
         self._children: set[str] = set()
         self._child_count = 0
         self.status = "open"
-        self._point = {sc.PROJECT: scope.project, sc.RUN_NAME: state.run_name,
-                       sc.STAGE_NAME: scope.stage_ref.rsplit(".", 1)[1] if scope.stage_ref else ""}
+        self._point = {
+            sc.PROJECT: scope.project,
+            sc.RUN_NAME: state.run_name,
+            sc.STAGE_NAME: scope.stage_ref.rsplit(".", 1)[1] if scope.stage_ref else "",
+        }
 
     # -- lifecycle -------------------------------------------------------------------------------
     def __enter__(self) -> Any:
@@ -102,7 +113,9 @@ class CaptureScope:
     def _child_name(self, name: Any, kind: str) -> str:
         component = slugify(name, f"{kind} name")
         if component in self._children:
-            raise ConflictError(f"{self.ref}.{component}", f"a {kind} named {component!r} already exists here")
+            raise ConflictError(
+                f"{self.ref}.{component}", f"a {kind} named {component!r} already exists here"
+            )
         self._children.add(component)
         return component
 
@@ -132,21 +145,55 @@ class CaptureScope:
             self._session.gauge(key, unit).set(value, self._point)
             scope = self._scope
             micros = now // 1000
-            self._session.submit_record(RecordFields(
-                scope.run_ref, ref.rsplit(".", 1)[1], 0, scope.stage_ref, scope.batch_ref, scope.sample_ref,
-                micros, micros, key, value, step, unit or None, "contexta", 0, None))
+            self._session.submit_record(
+                RecordFields(
+                    scope.run_ref,
+                    ref.rsplit(".", 1)[1],
+                    0,
+                    scope.stage_ref,
+                    scope.batch_ref,
+                    scope.sample_ref,
+                    micros,
+                    micros,
+                    key,
+                    value,
+                    step,
+                    unit or None,
+                    "contexta",
+                    0,
+                    None,
+                )
+            )
         except Exception as exc:  # the hot path never raises into training code
             self._session.dropped("metric", exc)
 
-    def event(self, key: str, message: str = "", level: str = "info", attributes: dict[str, Any] | None = None) -> None:
+    def event(
+        self, key: str, message: str = "", level: str = "info", attributes: dict[str, Any] | None = None
+    ) -> None:
         """Record a structured event (a span event and a workspace record)."""
-        self._emit(sc.EVENT_EVENT, {sc.EVENT_KEY: key, sc.EVENT_LEVEL: level, sc.EVENT_MESSAGE: message}, attributes)
+        self._emit(
+            sc.EVENT_EVENT, {sc.EVENT_KEY: key, sc.EVENT_LEVEL: level, sc.EVENT_MESSAGE: message}, attributes
+        )
 
-    def degraded(self, issue_key: str, summary: str, category: str = "data", severity: str = "warning",
-                 attributes: dict[str, Any] | None = None) -> None:
+    def degraded(
+        self,
+        issue_key: str,
+        summary: str,
+        category: str = "data",
+        severity: str = "warning",
+        attributes: dict[str, Any] | None = None,
+    ) -> None:
         """Record that something went wrong without failing (``diagnose_run`` reports it)."""
-        self._emit(sc.EVENT_DEGRADED, {sc.DEGRADED_ISSUE_KEY: issue_key, sc.DEGRADED_SUMMARY: summary,
-                                       sc.DEGRADED_CATEGORY: category, sc.DEGRADED_SEVERITY: severity}, attributes)
+        self._emit(
+            sc.EVENT_DEGRADED,
+            {
+                sc.DEGRADED_ISSUE_KEY: issue_key,
+                sc.DEGRADED_SUMMARY: summary,
+                sc.DEGRADED_CATEGORY: category,
+                sc.DEGRADED_SEVERITY: severity,
+            },
+            attributes,
+        )
 
     def _emit(self, name: str, attrs: dict[str, Any], extra: dict[str, Any] | None) -> None:
         try:
@@ -168,11 +215,17 @@ class CaptureScope:
         key = slugify(f"{kind}-{target.stem}", "artifact key")
         artifact_ref = f"artifact:{self._scope.run_ref[4:]}.{key}"
         if artifact_ref in self._state.artifacts:
-            raise ConflictError(artifact_ref, "this run already registered an artifact with that kind and name")
+            raise ConflictError(
+                artifact_ref, "this run already registered an artifact with that kind and name"
+            )
         digest, size = hash_path(target)
-        attrs: dict[str, Any] = {sc.ARTIFACT_REF: artifact_ref, sc.ARTIFACT_KIND: slugify(kind, "artifact kind"),
-                                 sc.ARTIFACT_URI: target.resolve().as_uri(), sc.ARTIFACT_SHA256: digest,
-                                 sc.ARTIFACT_SIZE_BYTES: size}
+        attrs: dict[str, Any] = {
+            sc.ARTIFACT_REF: artifact_ref,
+            sc.ARTIFACT_KIND: slugify(kind, "artifact kind"),
+            sc.ARTIFACT_URI: target.resolve().as_uri(),
+            sc.ARTIFACT_SHA256: digest,
+            sc.ARTIFACT_SIZE_BYTES: size,
+        }
         if attributes:
             attrs[sc.RECORD_ATTRIBUTES] = json.dumps(attributes, sort_keys=True, default=str)
         now = time.time_ns()

@@ -32,12 +32,17 @@ from contexta.capture.environment import capture_environment, installed_distribu
 from contexta.capture.scopes import CaptureScope, RunScope
 from contexta.capture.sinks import LocalJsonlSink
 from contexta.config import UnifiedConfig
-from contexta.contract._base import from_micros
 from contexta.contract import Run
+from contexta.contract._base import from_micros
 from contexta.contract.refs import check_component, make_ref, parse_ref, slugify
 from contexta.errors import ConflictError, ValidationError
 from contexta.exporters.mapping import Scope, Writes
-from contexta.exporters.mirror import CountingMetricExporter, CountingSpanExporter, MirrorSpanProcessor, MirrorStats
+from contexta.exporters.mirror import (
+    CountingMetricExporter,
+    CountingSpanExporter,
+    MirrorSpanProcessor,
+    MirrorStats,
+)
 from contexta.exporters.otlp import build_metric_exporter, build_span_exporter, resolve_otlp
 from contexta.exporters.spandata import EventData, SpanData
 from contexta.exporters.workspace import WorkspaceSpanProcessor
@@ -67,8 +72,15 @@ class RunState:
 
 
 class CaptureSession:
-    def __init__(self, config: UnifiedConfig, store: SQLiteStore, *, tracer_provider: TracerProvider | None = None,
-                 meter_provider: ApiMeterProvider | None = None, environ: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        config: UnifiedConfig,
+        store: SQLiteStore,
+        *,
+        tracer_provider: TracerProvider | None = None,
+        meter_provider: ApiMeterProvider | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
         self.config = config
         self.store = store
         self.environ = os.environ if environ is None else environ
@@ -81,8 +93,9 @@ class CaptureSession:
         resource = self._resource()
         if tracer_provider is None:
             limit = None if "OTEL_SPAN_EVENT_COUNT_LIMIT" in self.environ else 4096
-            tracer_provider = TracerProvider(resource=resource, span_limits=SpanLimits(max_events=limit),
-                                             shutdown_on_exit=False)
+            tracer_provider = TracerProvider(
+                resource=resource, span_limits=SpanLimits(max_events=limit), shutdown_on_exit=False
+            )
             exporter = build_span_exporter(self.settings) if self.settings.enabled else None
             if exporter is not None:
                 self._mirror = MirrorSpanProcessor(CountingSpanExporter(exporter, self.mirror_stats))
@@ -96,8 +109,12 @@ class CaptureSession:
             metric_exporter = build_metric_exporter(self.settings) if self.settings.enabled else None
             if metric_exporter is not None:
                 interval = float(self.environ.get("OTEL_METRIC_EXPORT_INTERVAL", "10000"))
-                readers.append(PeriodicExportingMetricReader(
-                    CountingMetricExporter(metric_exporter, self.mirror_stats), export_interval_millis=interval))
+                readers.append(
+                    PeriodicExportingMetricReader(
+                        CountingMetricExporter(metric_exporter, self.mirror_stats),
+                        export_interval_millis=interval,
+                    )
+                )
             meter_provider = MeterProvider(resource=resource, metric_readers=readers, shutdown_on_exit=False)
         self.meter_provider = meter_provider
         self.meter = meter_provider.get_meter("contexta", __version__)
@@ -120,8 +137,13 @@ class CaptureSession:
         return Resource.create({"service.name": name} if name else {})
 
     # -- scopes ----------------------------------------------------------------------------------
-    def run(self, name: str, dataset_refs: tuple[str, ...], params: Mapping[str, Any] | None,
-            tags: Mapping[str, str] | None) -> RunScope:
+    def run(
+        self,
+        name: str,
+        dataset_refs: tuple[str, ...],
+        params: Mapping[str, Any] | None,
+        tags: Mapping[str, str] | None,
+    ) -> RunScope:
         project = self.config.project_name
         if not project:
             raise ValidationError.for_field("project_name", "must be configured to capture runs", project)
@@ -132,9 +154,16 @@ class CaptureSession:
             raise ConflictError(run_ref, "a run with this name exists in the workspace; choose another name")
         for index, dataset in enumerate(dataset_refs):
             parse_ref(dataset, f"dataset_refs[{index}]", "dataset")
-        state = RunState(project, run_name, run_ref, dict(params or {}), {k: str(v) for k, v in (tags or {}).items()})
-        attrs: dict[str, Any] = {sc.ENTITY_KIND: "run", sc.PROJECT: project, sc.RUN_REF: run_ref,
-                                 sc.RUN_NAME: run_name, sc.STATUS: "open"}
+        state = RunState(
+            project, run_name, run_ref, dict(params or {}), {k: str(v) for k, v in (tags or {}).items()}
+        )
+        attrs: dict[str, Any] = {
+            sc.ENTITY_KIND: "run",
+            sc.PROJECT: project,
+            sc.RUN_REF: run_ref,
+            sc.RUN_NAME: run_name,
+            sc.STATUS: "open",
+        }
         if dataset_refs:
             attrs[sc.DATASET_REFS] = tuple(dataset_refs)
         if state.params:
@@ -149,8 +178,13 @@ class CaptureSession:
         scope = parent._scope
         body = parent.ref.split(":", 1)[1]
         ref = f"{cls.kind}:{body}.{component}"
-        attrs: dict[str, Any] = {sc.ENTITY_KIND: cls.kind, sc.PROJECT: scope.project, sc.RUN_REF: scope.run_ref,
-                                 sc.ORDER_INDEX: order, sc.STATUS: "open"}
+        attrs: dict[str, Any] = {
+            sc.ENTITY_KIND: cls.kind,
+            sc.PROJECT: scope.project,
+            sc.RUN_REF: scope.run_ref,
+            sc.ORDER_INDEX: order,
+            sc.STATUS: "open",
+        }
         if cls.kind == "stage":
             attrs[sc.STAGE_REF] = ref
             child_scope = Scope(scope.project, scope.run_ref, ref)
@@ -162,13 +196,16 @@ class CaptureSession:
             if scope.batch_ref:
                 attrs[sc.BATCH_REF] = scope.batch_ref
             child_scope = Scope(scope.project, scope.run_ref, scope.stage_ref, scope.batch_ref, ref)
-        attrs[{"stage": sc.STAGE_NAME, "batch": sc.BATCH_NAME, "sample": sc.SAMPLE_NAME}[cls.kind]] = component
+        attrs[{"stage": sc.STAGE_NAME, "batch": sc.BATCH_NAME, "sample": sc.SAMPLE_NAME}[cls.kind]] = (
+            component
+        )
         return cls(self, parent._state, ref, component, child_scope, attrs, parent._span)
 
     # -- spans -----------------------------------------------------------------------------------
     def start_span(self, scope: CaptureScope, parent_ctx: Any) -> Span:
-        span = self.tracer.start_span(f"{scope.kind} {scope.name}", context=parent_ctx,
-                                      attributes=scope._attributes)
+        span = self.tracer.start_span(
+            f"{scope.kind} {scope.name}", context=parent_ctx, attributes=scope._attributes
+        )
         scope._start_ns = time.time_ns()  # type: ignore[attr-defined]
         if span.is_recording():
             self.processor.mark_live(span.get_span_context().span_id)
@@ -188,9 +225,18 @@ class CaptureSession:
     def _fallback(self, scope: CaptureScope, finished: bool) -> SpanData:
         attrs = dict(scope._attributes)
         attrs[sc.STATUS] = scope.status
-        return SpanData("", "", None, f"{scope.kind} {scope.name}", "internal", scope._start_ns,  # type: ignore[attr-defined]
-                        time.time_ns() if finished else None, "error" if scope.status == "failed" else "unset",
-                        None, attrs)
+        return SpanData(
+            "",
+            "",
+            None,
+            f"{scope.kind} {scope.name}",
+            "internal",
+            scope._start_ns,  # type: ignore[attr-defined]
+            time.time_ns() if finished else None,
+            "error" if scope.status == "failed" else "unset",
+            None,
+            attrs,
+        )
 
     def _run_started(self, scope: RunScope, span: Span) -> None:
         state = scope._state
@@ -203,8 +249,9 @@ class CaptureSession:
             if self._packages is None:
                 self._packages = installed_distributions()
             now = time.time_ns()
-            snapshot = capture_environment(state.run_ref, capture.env_var_allowlist, self.environ,
-                                           captured_at=from_micros(now // 1000))
+            snapshot = capture_environment(
+                state.run_ref, capture.env_var_allowlist, self.environ, captured_at=from_micros(now // 1000)
+            )
             attrs: dict[str, Any] = {
                 sc.ENVIRONMENT_PYTHON_VERSION: snapshot.python_version or "",
                 sc.ENVIRONMENT_PLATFORM: snapshot.platform or "",
@@ -247,8 +294,9 @@ class CaptureSession:
     def gauge(self, key: str, unit: str | None) -> Any:
         gauge = self._gauges.get(key)
         if gauge is None:
-            gauge = self.meter.create_gauge(sc.METRIC_NAME_PREFIX + key, unit=unit or "1",
-                                            description=f"contexta metric {key}")
+            gauge = self.meter.create_gauge(
+                sc.METRIC_NAME_PREFIX + key, unit=unit or "1", description=f"contexta metric {key}"
+            )
             self._gauges[key] = gauge
         return gauge
 
@@ -256,7 +304,9 @@ class CaptureSession:
         self.dropped_counts[what] += 1
         if what not in self._warned:
             self._warned.add(what)
-            log.warning("contexta: %s not recorded: %s (later ones are counted in telemetry_stats())", what, exc)
+            log.warning(
+                "contexta: %s not recorded: %s (later ones are counted in telemetry_stats())", what, exc
+            )
 
     def _heartbeat(self) -> None:
         now = time.monotonic()
@@ -270,10 +320,15 @@ class CaptureSession:
     def stats(self) -> dict[str, Any]:
         local = self.processor.stats
         return {
-            "local": {"spans_written": local.spans_written, "items_rejected": local.items_rejected,
-                      "failures": local.failures},
-            "mirror": {"enabled": self._mirror is not None, **{k: getattr(self.mirror_stats, k)
-                                                                for k in self.mirror_stats.__dataclass_fields__}},
+            "local": {
+                "spans_written": local.spans_written,
+                "items_rejected": local.items_rejected,
+                "failures": local.failures,
+            },
+            "mirror": {
+                "enabled": self._mirror is not None,
+                **{k: getattr(self.mirror_stats, k) for k in self.mirror_stats.__dataclass_fields__},
+            },
             "dropped": dict(self.dropped_counts),
         }
 

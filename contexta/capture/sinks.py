@@ -43,7 +43,9 @@ class LocalJsonlSink:
     def export_run(self, run_ref: str) -> int:
         """Append one run's records and artifacts; returns the number of lines written."""
         bundle = self.store.read_run(run_ref)
-        records = [json.dumps(view.to_model().model_dump(mode="json"), sort_keys=True) for view in bundle.records]
+        records = [
+            json.dumps(view.to_model().model_dump(mode="json"), sort_keys=True) for view in bundle.records
+        ]
         artifacts = [json.dumps(a.model_dump(mode="json"), sort_keys=True) for a in bundle.artifacts]
         self._append(self.file_path_for("RECORD"), records)
         self._append(self.file_path_for("ARTIFACT"), artifacts)

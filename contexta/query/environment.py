@@ -26,8 +26,16 @@ class EnvironmentDiff(_Result):
 
     @property
     def identical(self) -> bool:
-        return not (self.python_version or self.platform or self.git_commit or self.packages_added
-                    or self.packages_removed or self.packages_changed or self.env_vars_changed or self.missing)
+        return not (
+            self.python_version
+            or self.platform
+            or self.git_commit
+            or self.packages_added
+            or self.packages_removed
+            or self.packages_changed
+            or self.env_vars_changed
+            or self.missing
+        )
 
 
 def _pair(a: str | None, b: str | None) -> tuple[str | None, str | None] | None:
@@ -48,10 +56,14 @@ def diff_environments(left: RunBundle, right: RunBundle) -> EnvironmentDiff:
         git_commit=_pair(a.git_commit, b.git_commit),
         packages_added={k: v for k, v in b.packages.items() if k not in a.packages},
         packages_removed={k: v for k, v in a.packages.items() if k not in b.packages},
-        packages_changed={k: (a.packages[k], v) for k, v in b.packages.items() if k in a.packages
-                          and a.packages[k] != v},
-        env_vars_changed={k: (a.env_vars.get(k), b.env_vars.get(k)) for k in sorted(keys)
-                          if a.env_vars.get(k) != b.env_vars.get(k)},
+        packages_changed={
+            k: (a.packages[k], v) for k, v in b.packages.items() if k in a.packages and a.packages[k] != v
+        },
+        env_vars_changed={
+            k: (a.env_vars.get(k), b.env_vars.get(k))
+            for k in sorted(keys)
+            if a.env_vars.get(k) != b.env_vars.get(k)
+        },
     )
 
 
@@ -76,19 +88,41 @@ def audit_bundle(bundle: RunBundle) -> ReproducibilityAudit:
     env: EnvironmentSnapshot | None = bundle.environment
     run = bundle.run
     checks = [
-        AuditCheck("environment_captured", env is not None,
-                   "environment snapshot present" if env else "no environment snapshot for this run"),
-        AuditCheck("code_version", bool(env and env.git_commit),
-                   f"git commit {env.git_commit}" if env and env.git_commit else "no git commit recorded"),
-        AuditCheck("clean_worktree", bool(env and env.git_dirty is False),
-                   "worktree clean" if env and env.git_dirty is False else
-                   ("uncommitted changes when the run started" if env and env.git_dirty else "git state unknown")),
-        AuditCheck("packages_pinned", bool(env and env.packages),
-                   f"{len(env.packages)} distributions recorded" if env and env.packages else "no package list"),
-        AuditCheck("data_versioned", bool(run and run.dataset_refs),
-                   ", ".join(run.dataset_refs) if run and run.dataset_refs else "no dataset ref on the run"),
-        AuditCheck("artifacts_hashed", bool(bundle.artifacts) and all(a.sha256 for a in bundle.artifacts),
-                   f"{len(bundle.artifacts)} artifact(s) with content hashes" if bundle.artifacts
-                   else "no artifacts registered"),
+        AuditCheck(
+            "environment_captured",
+            env is not None,
+            "environment snapshot present" if env else "no environment snapshot for this run",
+        ),
+        AuditCheck(
+            "code_version",
+            bool(env and env.git_commit),
+            f"git commit {env.git_commit}" if env and env.git_commit else "no git commit recorded",
+        ),
+        AuditCheck(
+            "clean_worktree",
+            bool(env and env.git_dirty is False),
+            "worktree clean"
+            if env and env.git_dirty is False
+            else (
+                "uncommitted changes when the run started" if env and env.git_dirty else "git state unknown"
+            ),
+        ),
+        AuditCheck(
+            "packages_pinned",
+            bool(env and env.packages),
+            f"{len(env.packages)} distributions recorded" if env and env.packages else "no package list",
+        ),
+        AuditCheck(
+            "data_versioned",
+            bool(run and run.dataset_refs),
+            ", ".join(run.dataset_refs) if run and run.dataset_refs else "no dataset ref on the run",
+        ),
+        AuditCheck(
+            "artifacts_hashed",
+            bool(bundle.artifacts) and all(a.sha256 for a in bundle.artifacts),
+            f"{len(bundle.artifacts)} artifact(s) with content hashes"
+            if bundle.artifacts
+            else "no artifacts registered",
+        ),
     ]
     return ReproducibilityAudit(bundle.run_ref, checks)
