@@ -81,11 +81,24 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
 }
 
 
-def _set(data: dict[str, Any], dotted: str, value: Any) -> None:
+def _plain(value: Any) -> Any:
+    """Models and mappings -> plain nested dicts (what an explicit argument set, nothing more)."""
+    if isinstance(value, BaseModel):
+        return {key: _plain(item) for key, item in value.model_dump(exclude_unset=True).items()}
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    return value
+
+
+def _set_default(data: dict[str, Any], dotted: str, value: Any) -> bool:
+    """Set ``dotted`` unless an argument already did; True when the environment value was used."""
     *parents, leaf = dotted.split(".")
     for part in parents:
         data = data.setdefault(part, {})
-    data.setdefault(leaf, value)  # an explicit argument wins over the environment
+    if leaf in data:
+        return False
+    data[leaf] = value
+    return True
 
 
 def resolve_config(
@@ -96,30 +109,20 @@ def resolve_config(
 ) -> UnifiedConfig:
     """Build the effective configuration: arguments first, then ``environ``, then defaults."""
     env = os.environ if environ is None else environ
-    if isinstance(config, UnifiedConfig):
-        data = config.model_dump(exclude_unset=True)
-    elif config is None:
-        data = {}
-    elif isinstance(config, Mapping):
-        data = {key: (dict(value) if isinstance(value, Mapping) else value) for key, value in config.items()}
-    else:
+    if config is not None and not isinstance(config, UnifiedConfig | Mapping):
         raise ConfigError(f"config: must be a UnifiedConfig or a mapping (got {type(config).__name__})")
+    data: dict[str, Any] = _plain(config) if config is not None else {}
     if workspace is not None:
-        data.setdefault("workspace", {})
-        if isinstance(data["workspace"], WorkspaceConfig):
-            data["workspace"] = data["workspace"].model_dump(exclude_unset=True)
-        data["workspace"]["root_path"] = workspace
+        data.setdefault("workspace", {})["root_path"] = workspace
+    from_env: dict[str, str] = {}
     for variable, (dotted, _kind) in ENVIRONMENT.items():
         text = env.get(variable)
-        if text:
-            _set(data, dotted, text)
+        if text and _set_default(data, dotted, text):
+            from_env[dotted] = variable
     try:
         return UnifiedConfig.model_validate(data)
     except PydanticValidationError as exc:
         first = exc.errors(include_url=False)[0]
         field = ".".join(str(part) for part in first["loc"])
-        source = next(
-            (var for var, (dotted, _) in ENVIRONMENT.items() if dotted == field and env.get(var)), None
-        )
-        origin = f" (from ${source})" if source else ""
+        origin = f" (from ${from_env[field]})" if field in from_env else ""
         raise ConfigError(f"config.{field}{origin}: {first['msg']} (got {first.get('input')!r})") from exc

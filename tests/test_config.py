@@ -204,12 +204,6 @@ def test_invalid_argument_is_config_error_naming_the_setting(config: Any, messag
     assert isinstance(caught.value, ContextaError)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: config.py resolve_config (l.120-123) names '$CONTEXTA_STALE_AFTER_SECONDS' as the "
-    "source whenever that variable is set, even when the invalid value came from the argument "
-    "(which won over the variable)",
-)
 def test_invalid_argument_is_not_blamed_on_a_set_environment_variable() -> None:
     """An invalid argument value is reported without '(from $VAR)' even if the variable is set."""
     with pytest.raises(ConfigError) as caught:
@@ -221,13 +215,6 @@ def test_invalid_argument_is_not_blamed_on_a_set_environment_variable() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AttributeError,
-    reason="BUG: config.py _set (l.84-88) calls .setdefault on a WorkspaceConfig/DiagnosticsConfig "
-    "object left in a mapping config, so {'workspace': WorkspaceConfig(...)} plus "
-    "CONTEXTA_WORKSPACE crashes with AttributeError",
-)
 def test_mapping_holding_a_workspace_config_model_resolves_with_environment(tmp_path: Path) -> None:
     """config={'workspace': WorkspaceConfig(...)} wins over a set CONTEXTA_WORKSPACE instead of crashing."""
     config = resolve_config(

@@ -332,12 +332,6 @@ def test_snapshot_holds_batches_samples_deployments_artifacts_and_environment(
     assert json.loads(json.dumps(snapshot.to_dict()))["run"]["run_ref"] == run
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: store/sqlite_store.py SQLiteStore.read_run (l.289) orders deployments 'ORDER BY "
-    "order_index, started_at' (SQLite puts NULL first), unlike list_deployments (order_index IS "
-    "NULL last); _order() does not re-sort them",
-)
 def test_snapshot_deployments_follow_the_list_deployments_order(ctx: Contexta, seed: Seeder) -> None:
     """A run's deployments appear in its snapshot in the same order as list_deployments."""
     run = seed.run("r1")
@@ -876,12 +870,6 @@ def test_lineage_downstream_of_a_dataset_reaches_the_runs_and_deployments_using_
     assert lineage["environment"] not in down
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: query/report.py:129 (_md, used by to_markdown at :78) escapes '|' and '<' but not "
-    "newlines, so a multi-line event message or degraded summary (e.g. a traceback) breaks the "
-    "Markdown table",
-)
 def test_markdown_table_keeps_one_line_per_row_for_multiline_messages(ctx: Contexta, seed: Seeder) -> None:
     """A message with newlines stays inside its table row in Markdown."""
     run = seed.run("r1")

@@ -123,12 +123,6 @@ def test_parse_ref_refuses_non_strings() -> None:
         parse_ref(None)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: contract/refs.py _parse (l.114) builds the arity message from ARITY[head][:2], so a "
-    "dataset ref with 9 components is told 'a dataset ref has 1 or 2 dot-separated components' "
-    "(allowed: 1 to 8)",
-)
 def test_dataset_ref_with_too_many_components_states_the_real_limit() -> None:
     """The message for a too-long dataset ref states the allowed range 1 to 8."""
     with pytest.raises(ValidationError) as caught:

@@ -199,12 +199,6 @@ def test_every_entity_kind_round_trips_through_put_get_list(ctx: Contexta) -> No
     assert ctx.get_run_snapshot(RUN).environment == environment()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: store/sqlite_store.py SQLiteStore.get (l.212) looks up the 'environment:' ref in the "
-    "refs table, but _put(EnvironmentSnapshot) only interns the run ref, so "
-    "get_environment_snapshot always returns None",
-)
 def test_environment_snapshot_round_trips_through_get(ctx: Contexta) -> None:
     """get_environment_snapshot(run_ref) returns the snapshot that was put."""
     ctx.metadata_store.runs.put_run(run())
@@ -291,12 +285,6 @@ def test_terminal_status_can_still_change_to_another_terminal_status(ctx: Contex
     assert ctx.metadata_store.runs.get_run(RUN).status == "failed"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: store/sqlite_store.py SQLiteStore._put (l.93-106) upserts deployments without the "
-    "_KEEP_TERMINAL guard, so a late 'open' write reopens a completed deployment (runs, stages "
-    "and batches are protected)",
-)
 def test_late_open_write_never_reopens_a_completed_deployment(ctx: Contexta) -> None:
     """A deployment written completed and then (late) open stays completed."""
     ctx.metadata_store.deployments.put_deployment_execution(deployment("completed"))
@@ -476,12 +464,6 @@ def test_newer_schema_is_refused_with_schema_error(workspace: Path) -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: store/sqlite_db.py SQLiteDatabase._migrate (l.68-76, called l.59) raises SchemaError "
-    "inside write() after BEGIN IMMEDIATE and never closes the connection: the refused workspace "
-    "stays write-locked while the exception is alive",
-)
 def test_refused_newer_schema_leaves_the_workspace_unlocked(workspace: Path) -> None:
     """After SchemaError the database is not left locked (another writer can begin at once)."""
     _mark_future_schema(workspace)
@@ -553,14 +535,6 @@ def test_get_of_unknown_ref_returns_none(ctx: Contexta) -> None:
     assert ctx.metadata_store.runs.list_runs("project:nope") == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=OverflowError,
-    reason="BUG: contract/records.py:112 MetricPayload.step (and order_index in entities.py) have no "
-    "int64 upper bound, so step=2**63 passes validation and store/sqlite_records.py append raises"
-    " a raw OverflowError ('Python int too large to convert to SQLite INTEGER') instead of a "
-    "ContextaError",
-)
 def test_step_beyond_int64_is_refused_as_a_contexta_error(ctx: Contexta) -> None:
     """A step too large for the store is a ValidationError naming MetricPayload.step; nothing is stored."""
     with pytest.raises(ValidationError, match=r"^MetricPayload\.step: "):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, JsonValue
@@ -31,12 +32,17 @@ Attributes = dict[str, JsonValue]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+# Both conversions are pure and hot (every stored record goes through each one twice, and
+# records of one step or stage share their timestamps), so each keeps a small memo. Failed
+# conversions raise as before and are not remembered.
+@lru_cache(maxsize=4096)
 def to_micros(text: str) -> int:
     """Microseconds since the Unix epoch of a normalised timestamp string."""
     moment = datetime.fromisoformat(text)
     return (moment - _EPOCH) // timedelta(microseconds=1)
 
 
+@lru_cache(maxsize=4096)
 def from_micros(micros: int) -> str:
     """The normalised timestamp string for microseconds since the epoch."""
     return format_datetime(_EPOCH + timedelta(microseconds=micros))
@@ -45,13 +51,24 @@ def from_micros(micros: int) -> str:
 def format_datetime(moment: datetime) -> str:
     """``YYYY-MM-DDTHH:MM:SS[.ffffff]Z`` in UTC."""
     moment = moment.astimezone(UTC)
-    if moment.microsecond:
-        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    text = f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}"  # %Y is not zero-padded below 1000 on Linux
+    return f"{text}.{moment.microsecond:06d}Z" if moment.microsecond else f"{text}Z"
 
 
 def normalize_timestamp(value: Any) -> str:
     """Accept an aware ``datetime`` or an RFC 3339 string; return the normalised UTC string."""
+    if isinstance(value, str):
+        return _normalize_text(value)
+    return _normalize(value)
+
+
+@lru_cache(maxsize=4096)
+def _normalize_text(value: str) -> str:
+    """Memo of :func:`_normalize` for strings (records of one step share their timestamps)."""
+    return _normalize(value)
+
+
+def _normalize(value: Any) -> str:
     if isinstance(value, datetime):
         moment = value
     elif isinstance(value, str):

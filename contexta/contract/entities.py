@@ -15,7 +15,6 @@ from contexta.contract._base import (
 )
 from contexta.contract.refs import Ref, check_component, extends, parse_ref
 
-
 TraceId = Annotated[str | None, Field(default=None, pattern=r"^[0-9a-f]{32}$")]
 SpanId = Annotated[str | None, Field(default=None, pattern=r"^[0-9a-f]{16}$")]
 
@@ -85,7 +84,7 @@ class StageExecution(_Checks):
     status: Status
     started_at: Timestamp
     ended_at: Timestamp | None = None
-    order_index: int | None = Field(default=None, ge=0)
+    order_index: int | None = Field(default=None, ge=0, le=2**63 - 1)
     attributes: Attributes = Field(default_factory=dict)
 
     trace_id: TraceId = None
@@ -108,7 +107,7 @@ class BatchExecution(_Checks):
     status: Status
     started_at: Timestamp
     ended_at: Timestamp | None = None
-    order_index: int | None = Field(default=None, ge=0)
+    order_index: int | None = Field(default=None, ge=0, le=2**63 - 1)
     attributes: Attributes = Field(default_factory=dict)
 
     trace_id: TraceId = None
@@ -133,7 +132,7 @@ class SampleObservation(_Checks):
     observed_at: Timestamp
     status: Status = "completed"
     ended_at: Timestamp | None = None
-    order_index: int | None = Field(default=None, ge=0)
+    order_index: int | None = Field(default=None, ge=0, le=2**63 - 1)
     attributes: Attributes = Field(default_factory=dict)
 
     trace_id: TraceId = None
@@ -161,7 +160,7 @@ class DeploymentExecution(_Checks):
     status: Status
     started_at: Timestamp
     ended_at: Timestamp | None = None
-    order_index: int | None = Field(default=None, ge=0)
+    order_index: int | None = Field(default=None, ge=0, le=2**63 - 1)
     run_ref: str | None = None
     environment: str | None = None
     artifact_ref: str | None = None

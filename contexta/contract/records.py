@@ -109,7 +109,7 @@ class MetricPayload(ContractModel):
     value: FiniteFloat
     value_type: ValueType = "float64"
     unit: str | None = Field(default=None, max_length=64)
-    step: int | None = Field(default=None, ge=0)
+    step: int | None = Field(default=None, ge=0, le=2**63 - 1)
     aggregation_scope: AggregationScope | None = None
 
     def _check(self) -> None:

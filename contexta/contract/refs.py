@@ -30,6 +30,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Final
 
 from contexta.errors import ValidationError
@@ -83,6 +84,22 @@ def _component_ok(kind: str, index: int, count: int, part: str) -> bool:
 
 def parse_ref(value: object, field: str = "ref", kind: str | None = None) -> Ref:
     """Parse and validate ``value``; raise :class:`ValidationError` naming ``field`` if bad."""
+    if isinstance(value, str):
+        try:
+            return _parse_valid(value, kind)
+        except ValidationError:
+            pass  # parse again below, for the error that names ``field``
+    return _parse(value, field, kind)
+
+
+@lru_cache(maxsize=16384)
+def _parse_valid(value: str, kind: str | None) -> Ref:
+    """Memo of valid refs: a run or stage ref is parsed for every record that names it, and a
+    :class:`Ref` is immutable, so one object can be shared. Errors are not remembered."""
+    return _parse(value, "ref", kind)
+
+
+def _parse(value: object, field: str, kind: str | None) -> Ref:
     if not isinstance(value, str):
         raise ValidationError.for_field(field, "must be a ref string like 'run:project.run'", value)
     head, sep, body = value.partition(":")
@@ -94,7 +111,8 @@ def parse_ref(value: object, field: str = "ref", kind: str | None = None) -> Ref
         raise ValidationError.for_field(field, f"unknown ref kind {head!r}; known: {sorted(ARITY)}", value)
     parts = tuple(body.split("."))
     if len(parts) not in ARITY[head]:
-        want = " or ".join(str(n) for n in ARITY[head][:2])
+        counts = ARITY[head]
+        want = f"{counts[0]} to {counts[-1]}" if len(counts) > 2 else " or ".join(str(n) for n in counts)
         raise ValidationError.for_field(field, f"a {head} ref has {want} dot-separated components", value)
     for index, part in enumerate(parts):
         if not _component_ok(head, index, len(parts), part):

@@ -127,7 +127,8 @@ def _cell(value: Any) -> str:
 
 
 def _md(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+    escaped = str(text).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+    return escaped.replace("\r\n", "<br>").replace("\n", "<br>")
 
 
 def snapshot_report(snapshot: RunSnapshot, diagnosis: DiagnosisResult) -> Report:

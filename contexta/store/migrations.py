@@ -41,7 +41,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE TABLE samples (id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL, body TEXT NOT NULL)",
             "CREATE INDEX samples_by_run ON samples (run_id)",
             "CREATE TABLE deployments (id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL, run_id INTEGER,"
-            " order_index INTEGER, started_at BIGINT NOT NULL, body TEXT NOT NULL)",
+            " order_index INTEGER, started_at BIGINT NOT NULL, status TEXT NOT NULL, body TEXT NOT NULL)",
             "CREATE INDEX deployments_by_project ON deployments (project_id, order_index, started_at)",
             "CREATE INDEX deployments_by_run ON deployments (run_id)",
             "CREATE TABLE environments (run_id INTEGER PRIMARY KEY, body TEXT NOT NULL)",

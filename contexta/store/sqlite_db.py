@@ -57,12 +57,25 @@ class SQLiteDatabase:
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.execute("PRAGMA foreign_keys=OFF")
             self._migrate()
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, StoreError) as exc:
+            self._abandon()
+            if isinstance(exc, StoreError):
+                raise
             raise StoreError(f"cannot open workspace database {path}: {exc}") from exc
         self._stop = threading.Event()
         self._committer = threading.Thread(target=self._commit_loop, name="contexta-committer", daemon=True)
         self._committer.start()
         _OPEN.add(self)
+
+    def _abandon(self) -> None:
+        """Roll back and close after a failed open, so a refused workspace stays unlocked."""
+        try:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            self.conn.close()
+        except (sqlite3.Error, AttributeError):
+            pass
+        self._in_write = False
 
     # -- migrations ---------------------------------------------------------------------------
     def _migrate(self) -> None:

@@ -92,15 +92,17 @@ class SQLiteStore:
                 self._relate(conn, dataset, entity.run_ref, "used", entity.started_at)
         elif isinstance(entity, DeploymentExecution):
             conn.execute(
-                "INSERT INTO deployments (id, project_id, run_id, order_index, started_at, body)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET run_id = excluded.run_id,"
-                " order_index = excluded.order_index, started_at = excluded.started_at, body = excluded.body",
+                "INSERT INTO deployments (id, project_id, run_id, order_index, started_at, status, body)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET run_id = excluded.run_id,"
+                " order_index = excluded.order_index, started_at = excluded.started_at,"
+                " status = excluded.status, body = excluded.body " + _KEEP_TERMINAL.format(t="deployments"),
                 (
                     rid(conn, entity.deployment_execution_ref),
                     rid(conn, entity.project_ref),
                     rid(conn, entity.run_ref) if entity.run_ref else None,
                     entity.order_index,
                     to_micros(entity.started_at),
+                    entity.status,
                     _body(entity),
                 ),
             )
@@ -168,14 +170,21 @@ class SQLiteStore:
     def append_records(self, records: Iterable[AnyRecord]) -> int:
         return self.records.append(records)
 
-    def apply(self, projects: Iterable[Project], entities: Iterable[Entity], records: Iterable[RecordFields]) -> None:
+    def apply(
+        self, projects: Iterable[Project], entities: Iterable[Entity], records: Iterable[RecordFields]
+    ) -> None:
         """Write trusted telemetry (exporter, collector): projects only if absent, entities upserted,
         records inserted unless their ref exists (the first write of a ref wins)."""
         with self.db.write() as conn:
             self.apply_in(conn, projects, entities, records)
 
-    def apply_in(self, conn: sqlite3.Connection, projects: Iterable[Project], entities: Iterable[Entity],
-                 records: Iterable[RecordFields]) -> None:
+    def apply_in(
+        self,
+        conn: sqlite3.Connection,
+        projects: Iterable[Project],
+        entities: Iterable[Entity],
+        records: Iterable[RecordFields],
+    ) -> None:
         """:meth:`apply` inside a write transaction the caller already holds."""
         for project in projects:
             conn.execute(
@@ -208,13 +217,14 @@ class SQLiteStore:
             SampleObservation: "samples",
             ArtifactManifest: "artifacts",
         }.get(model)
+        if model is EnvironmentSnapshot:  # stored under its run's id: environment:p.r <-> run:p.r
+            ref = make_ref("run", *parse_ref(ref, "ref", "environment").parts)
         with self.db.read() as conn:
             ref_id = self.interner.lookup_ref(conn, ref)
             if ref_id is None:
                 return None
             if model is EnvironmentSnapshot:
-                run_id = self.interner.lookup_ref(conn, make_ref("run", *parse_ref(ref).parts))
-                row = conn.execute("SELECT body FROM environments WHERE run_id = ?", (run_id,)).fetchone()
+                row = conn.execute("SELECT body FROM environments WHERE run_id = ?", (ref_id,)).fetchone()
             elif table is None:
                 raise ValidationError.for_field("model", "must be a stored entity type", model)
             else:
@@ -286,7 +296,9 @@ class SQLiteStore:
                 bodies = conn.execute(f"SELECT body FROM {table} WHERE run_id = ?", (run_id,)).fetchall()
                 setattr(bundle, attr, [_load(model, body) for (body,) in bodies])
             bodies = conn.execute(
-                "SELECT body FROM deployments WHERE run_id = ? ORDER BY order_index, started_at", (run_id,)
+                "SELECT body FROM deployments WHERE run_id = ?"
+                " ORDER BY order_index IS NULL, order_index, started_at, id",
+                (run_id,),
             ).fetchall()
             bundle.deployments = [_load(DeploymentExecution, body) for (body,) in bodies]
             env = conn.execute("SELECT body FROM environments WHERE run_id = ?", (run_id,)).fetchone()
