@@ -1,0 +1,728 @@
+"""``contexta.exporters.replay``: a workspace re-sent as OTLP, received by an in-process OTLP/HTTP
+receiver, and mapped back into a new workspace that must answer every query the same way."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import itertools
+import json
+import re
+import socket
+import threading
+import time
+import zlib
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+    ExportMetricsServiceResponse,
+)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from contexta import Contexta
+from contexta.contract import (
+    ArtifactManifest,
+    BatchExecution,
+    DegradedPayload,
+    DegradedRecord,
+    DeploymentExecution,
+    EnvironmentSnapshot,
+    MetricPayload,
+    MetricRecord,
+    Project,
+    RecordEnvelope,
+    Run,
+    SampleObservation,
+    StageExecution,
+    StructuredEventPayload,
+    StructuredEventRecord,
+)
+from contexta.errors import ConfigError, NotFoundError
+from contexta.exporters.ids import span_id_for, trace_id_for
+from contexta.exporters.replay import main_replay, replay_workspace, spans_from_otlp, writes_for_spans
+from contexta.exporters.spandata import SpanData
+from contexta.semconv import attributes as sc
+
+PROJECT = "nightly"
+DAYS = ("2025-03-18", "2025-03-19")
+
+
+# -- an in-process OTLP/HTTP receiver ----------------------------------------------------------
+class Receiver:
+    """Decodes OTLP/HTTP protobuf requests to /v1/traces and /v1/metrics and keeps them."""
+
+    def __init__(self) -> None:
+        self.traces: list[ExportTraceServiceRequest] = []
+        self.metrics: list[ExportMetricsServiceRequest] = []
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                encoding = (self.headers.get("Content-Encoding") or "").lower()
+                if encoding == "gzip":
+                    body = gzip.decompress(body)
+                elif encoding == "deflate":
+                    body = zlib.decompress(body)
+                if self.path == "/v1/traces":
+                    request: Any = ExportTraceServiceRequest.FromString(body)
+                    reply = ExportTraceServiceResponse()
+                    with receiver.lock:
+                        receiver.traces.append(request)
+                elif self.path == "/v1/metrics":
+                    request = ExportMetricsServiceRequest.FromString(body)
+                    reply = ExportMetricsServiceResponse()
+                    with receiver.lock:
+                        receiver.metrics.append(request)
+                else:
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                data = reply.SerializeToString()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                return None
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def spans(self) -> list[SpanData]:
+        with self.lock:
+            return [span for request in self.traces for span in spans_from_otlp(request)]
+
+    def gauges(self) -> dict[str, list[Any]]:
+        """Metric name -> data points, over every metrics request."""
+        out: dict[str, list[Any]] = {}
+        with self.lock:
+            for request in self.metrics:
+                for rm in request.resource_metrics:
+                    for sm in rm.scope_metrics:
+                        for metric in sm.metrics:
+                            assert metric.WhichOneof("data") == "gauge"
+                            out.setdefault(metric.name, []).extend(metric.gauge.data_points)
+        return out
+
+    def clear(self) -> None:
+        with self.lock:
+            self.traces.clear()
+            self.metrics.clear()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    handle = Receiver()
+    try:
+        yield handle
+    finally:
+        handle.close()
+
+
+# -- a seeded workspace --------------------------------------------------------------------------
+class Seed:
+    def __init__(self, ctx: Contexta) -> None:
+        self.ctx = ctx
+        self.ms = ctx.metadata_store
+        self.n = 0
+
+    def _env(self, run: str, stage: str | None, ts: str, record_type: str, **kw: Any) -> RecordEnvelope:
+        self.n += 1
+        return RecordEnvelope(
+            record_ref=f"record:{PROJECT}.{run}.r{self.n:05d}",
+            record_type=record_type,
+            recorded_at=kw.pop("recorded_at", ts),
+            observed_at=ts,
+            producer_ref="contexta.seed",
+            run_ref=f"run:{PROJECT}.{run}",
+            stage_execution_ref=f"stage:{PROJECT}.{run}.{stage}" if stage else None,
+            **kw,
+        )
+
+    def metric(self, run: str, stage: str | None, key: str, value: float, ts: str, **payload: Any) -> None:
+        env_kw = {
+            k: payload.pop(k)
+            for k in (
+                "batch_execution_ref",
+                "sample_observation_ref",
+                "recorded_at",
+                "completeness_marker",
+                "degradation_marker",
+            )
+            if k in payload
+        }
+        self.ctx.record_store.append(
+            MetricRecord(
+                envelope=self._env(run, stage, ts, "metric", **env_kw),
+                payload=MetricPayload(metric_key=key, value=value, **payload),
+            )
+        )
+
+    def event(
+        self, run: str, stage: str | None, key: str, message: str, level: str, ts: str, **payload: Any
+    ) -> None:
+        self.ctx.record_store.append(
+            StructuredEventRecord(
+                envelope=self._env(run, stage, ts, "event"),
+                payload=StructuredEventPayload(event_key=key, level=level, message=message, **payload),
+            )
+        )
+
+    def degraded(self, run: str, stage: str, ts: str) -> None:
+        self.ctx.record_store.append(
+            DegradedRecord(
+                envelope=self._env(
+                    run,
+                    stage,
+                    ts,
+                    "degraded",
+                    completeness_marker="partial",
+                    degradation_marker="capture_gap",
+                ),
+                payload=DegradedPayload(
+                    issue_key="validate.empty_dataframe_passthrough",
+                    category="capture",
+                    severity="error",
+                    summary="Validate stage received 0 rows.",
+                    origin_marker="explicit_capture",
+                    attributes={"row_count": 0, "expected_minimum_rows": 10000},
+                ),
+            )
+        )
+
+    def day(self, index: int, *, bad: bool) -> str:
+        date = DAYS[index]
+        name = f"day{index + 1}"
+        run_ref = f"run:{PROJECT}.{name}"
+        self.ms.runs.put_run(
+            Run(
+                run_ref=run_ref,
+                project_ref=f"project:{PROJECT}",
+                name=name,
+                status="completed",
+                started_at=f"{date}T02:00:00Z",
+                ended_at=f"{date}T04:30:00Z",
+                params={"lr": 0.01, "layers": [64, 32]},
+                tags={"team": "ml"},
+                dataset_refs=("dataset:warehouse.events",),
+            )
+        )
+        stages = [
+            ("ingest", "02:00:00", "02:20:00", "completed"),
+            ("validate", "02:20:00", "03:00:00", "completed"),
+            ("train", "03:00:00", "04:00:00", "failed" if bad else "completed"),
+            ("evaluate", "04:00:00", "04:30:00", "completed"),
+        ]
+        for order, (stage, start, end, status) in enumerate(stages):
+            self.ms.stages.put_stage_execution(
+                StageExecution(
+                    stage_execution_ref=f"stage:{PROJECT}.{name}.{stage}",
+                    run_ref=run_ref,
+                    stage_name=stage,
+                    status=status,
+                    started_at=f"{date}T{start}Z",
+                    ended_at=f"{date}T{end}Z",
+                    order_index=order,
+                )
+            )
+        stage_ref = f"stage:{PROJECT}.{name}.train"
+        batch_ref = f"batch:{PROJECT}.{name}.train.epoch-0"
+        sample_ref = f"sample:{PROJECT}.{name}.train.epoch-0.row-7"
+        self.ms.batches.put_batch_execution(
+            BatchExecution(
+                batch_execution_ref=batch_ref,
+                run_ref=run_ref,
+                stage_execution_ref=stage_ref,
+                batch_name="epoch-0",
+                status="completed",
+                started_at=f"{date}T03:00:00Z",
+                ended_at=f"{date}T03:30:00Z",
+                order_index=0,
+            )
+        )
+        self.ms.samples.put_sample_observation(
+            SampleObservation(
+                sample_observation_ref=sample_ref,
+                run_ref=run_ref,
+                stage_execution_ref=stage_ref,
+                batch_execution_ref=batch_ref,
+                sample_name="row-7",
+                observed_at=f"{date}T03:10:00Z",
+            )
+        )
+        self.event(
+            name,
+            "ingest",
+            "pipeline.ingest-complete",
+            "Loaded 120000 rows.",
+            "info",
+            f"{date}T02:19:00Z",
+            attributes={"rows": 120000},
+        )
+        if bad:
+            self.degraded(name, "validate", f"{date}T02:59:00Z")
+        loss = 2.31 if bad else 0.28
+        self.metric(
+            name,
+            "train",
+            "train.loss",
+            loss,
+            f"{date}T03:59:00Z",
+            aggregation_scope="stage",
+            unit="1",
+            recorded_at=f"{date}T03:59:00.123456+00:00",
+        )
+        self.metric(
+            name, "train", "train.rows", 0 if bad else 117800, f"{date}T03:59:00Z", value_type="int64"
+        )
+        self.metric(
+            name, "train", "batch.loss", 2.5, f"{date}T03:29:00Z", step=0, batch_execution_ref=batch_ref
+        )
+        self.metric(
+            name,
+            "train",
+            "sample.score",
+            0.7,
+            f"{date}T03:10:00Z",
+            batch_execution_ref=batch_ref,
+            sample_observation_ref=sample_ref,
+            completeness_marker="partial",
+            degradation_marker="partial_failure",
+        )
+        self.metric(name, "evaluate", "eval.accuracy", 0.12 if bad else 0.93, f"{date}T04:29:00Z")
+        self.metric(name, None, "run.duration", 9000.0, f"{date}T04:30:00Z", unit="s")
+        self.event(
+            name, "evaluate", "evaluation.complete", "done", "warning" if bad else "info", f"{date}T04:29:00Z"
+        )
+        if bad:
+            self.event(
+                name,
+                "train",
+                "exception",
+                "ValueError: empty frame",
+                "error",
+                f"{date}T03:59:30Z",
+                origin_marker="auto_capture",
+            )
+        self.ms.artifacts.put_artifact_manifest(
+            ArtifactManifest(
+                artifact_ref=f"artifact:{PROJECT}.{name}.model",
+                run_ref=run_ref,
+                artifact_kind="model",
+                uri=f"s3://models/{name}.pkl",
+                sha256="ab" * 32,
+                size_bytes=2048,
+                created_at=f"{date}T04:00:00Z",
+                stage_execution_ref=stage_ref,
+                attributes={"framework": "sklearn"},
+            )
+        )
+        self.ms.environments.put_environment_snapshot(
+            EnvironmentSnapshot(
+                environment_snapshot_ref=f"environment:{PROJECT}.{name}",
+                run_ref=run_ref,
+                captured_at=f"{date}T02:00:00Z",
+                python_version="3.11.9",
+                platform="Linux-x86_64",
+                packages={"numpy": "1.26.4"},
+                git_commit="3f2a9c1d",
+                git_dirty=False,
+            )
+        )
+        return run_ref
+
+
+@pytest.fixture
+def seeded(tmp_path: Path) -> dict[str, Any]:
+    """Two explicit-API runs (2025, one failing with a degraded record), an open run, a captured
+    run with a plain span, and deployments of both kinds."""
+    app = TracerProvider()
+    ctx = Contexta(
+        workspace=tmp_path / "src", config={"project_name": PROJECT}, environ={}, tracer_provider=app
+    )
+    ctx.metadata_store.projects.put_project(
+        Project(
+            project_ref=f"project:{PROJECT}",
+            name=PROJECT,
+            created_at="2025-01-01T00:00:00Z",
+            description="seeded",
+        )
+    )
+    seed = Seed(ctx)
+    good = seed.day(0, bad=False)
+    bad = seed.day(1, bad=True)
+    open_ref = f"run:{PROJECT}.still-running"
+    ctx.metadata_store.runs.put_run(
+        Run(
+            run_ref=open_ref,
+            project_ref=f"project:{PROJECT}",
+            name="still-running",
+            status="open",
+            started_at="2025-03-20T01:00:00Z",
+        )
+    )
+    ctx.metadata_store.stages.put_stage_execution(
+        StageExecution(
+            stage_execution_ref=f"stage:{PROJECT}.still-running.train",
+            run_ref=open_ref,
+            stage_name="train",
+            status="open",
+            started_at="2025-03-20T01:00:00Z",
+            order_index=0,
+        )
+    )
+    seed.metric("still-running", "train", "train.loss", 0.9, "2025-03-20T01:30:00Z")
+    ctx.metadata_store.deployments.put_deployment_execution(
+        DeploymentExecution(
+            deployment_execution_ref=f"deployment:{PROJECT}.prod-march",
+            project_ref=f"project:{PROJECT}",
+            deployment_name="prod-march",
+            status="completed",
+            started_at="2025-03-19T06:00:00Z",
+            ended_at="2025-03-19T06:05:00Z",
+            run_ref=good,
+            environment="prod",
+            artifact_ref=f"artifact:{PROJECT}.day1.model",
+            order_index=0,
+        )
+    )
+    model = tmp_path / "model.bin"
+    model.write_bytes(b"weights")
+    with ctx.run("captured", params={"epochs": 2}, tags={"kind": "live"}) as run:
+        with run.stage("train") as stage:
+            for step in range(3):
+                stage.metric("loss", 1.0 / (step + 1), step=step)
+            with app.get_tracer("app").start_as_current_span("GET /features", kind=SpanKind.CLIENT) as http:
+                http.set_attribute("http.request.method", "GET")
+                http.set_status(Status(StatusCode.ERROR, "timeout"))
+            with stage.batch("b0") as batch:
+                batch.metric("acc", 0.5)
+                with batch.sample("s0") as sample:
+                    sample.event("seen", "hello", attributes={"x": 1})
+            stage.register_artifact("model", model)
+        with pytest.raises(ValueError), run.stage("evaluate"):
+            raise ValueError("boom")
+        run.degraded("data.skew", "skewed input", category="data")
+        captured = run.ref
+    ctx.record_deployment(
+        "canary",
+        run_ref=captured,
+        environment="staging",
+        started_at="2025-04-01T00:00:00Z",
+        ended_at="2025-04-01T00:01:00Z",
+    )
+    ctx.flush()
+    yield {
+        "ctx": ctx,
+        "good": good,
+        "bad": bad,
+        "open": open_ref,
+        "captured": captured,
+        "runs": [good, bad, open_ref, captured],
+        "path": tmp_path,
+    }
+    ctx.close()
+
+
+def _by_name(spans: list[SpanData]) -> dict[str, list[SpanData]]:
+    out: dict[str, list[SpanData]] = {}
+    for span in spans:
+        out.setdefault(span.name, []).append(span)
+    return out
+
+
+def _span(spans: list[SpanData], ref_key: str, ref: str) -> SpanData:
+    found = [
+        s
+        for s in spans
+        if s.attributes.get(ref_key) == ref
+        and sc.ENTITY_KIND in s.attributes
+        and s.attributes.get(sc.ENTITY_KIND) == ref_key.split(".")[1]
+    ]
+    assert len(found) == 1, (ref, found)
+    return found[0]
+
+
+def _ns(text: str) -> int:
+    from contexta.contract._base import normalize_timestamp, to_micros
+
+    return to_micros(normalize_timestamp(text)) * 1000
+
+
+# -- tests ----------------------------------------------------------------------------------------
+def test_replay_sends_the_span_tree_with_historical_times(seeded: dict[str, Any], receiver: Receiver) -> None:
+    progress: list[tuple[int, int]] = []
+    summary = replay_workspace(
+        seeded["ctx"], endpoint=receiver.endpoint, progress=lambda d, t: progress.append((d, t))
+    )
+    assert summary.ok, summary.problems
+    assert (summary.runs, summary.deployments) == (4, 2)
+    spans = receiver.spans()
+    assert summary.spans == len(spans)
+    assert summary.events == sum(len(s.events) for s in spans)
+    assert progress[0][0] == 0 and progress[-1][0] == progress[-1][1] == progress[0][1]
+    assert all(a[0] <= b[0] for a, b in itertools.pairwise(progress))
+
+    good = seeded["good"]
+    run = _span(spans, sc.RUN_REF, good)
+    assert run.parent_span_id is None
+    assert run.trace_id == f"{trace_id_for(good):032x}" and run.span_id == f"{span_id_for(good):016x}"
+    assert (run.start_ns, run.end_ns) == (_ns("2025-03-18T02:00:00Z"), _ns("2025-03-18T04:30:00Z"))
+    assert run.attributes[sc.RUN_PARAMS] == json.dumps({"layers": [64, 32], "lr": 0.01}, sort_keys=True)
+    assert run.attributes[sc.DATASET_REFS] == ("dataset:warehouse.events",)
+    assert run.resource["service.name"] == PROJECT
+    train = _span(spans, sc.STAGE_REF, f"stage:{PROJECT}.day1.train")
+    assert (train.parent_span_id, train.trace_id) == (run.span_id, run.trace_id)
+    assert (train.start_ns, train.end_ns) == (_ns("2025-03-18T03:00:00Z"), _ns("2025-03-18T04:00:00Z"))
+    assert train.attributes[sc.ORDER_INDEX] == 2 and train.attributes[sc.STATUS] == "completed"
+    batch = _span(spans, sc.BATCH_REF, f"batch:{PROJECT}.day1.train.epoch-0")
+    sample = _span(spans, sc.SAMPLE_REF, f"sample:{PROJECT}.day1.train.epoch-0.row-7")
+    assert batch.parent_span_id == train.span_id and sample.parent_span_id == batch.span_id
+    assert sample.start_ns == _ns("2025-03-18T03:10:00Z")
+
+    # the failed stage: contexta.status and OTel status, with the recorded exception
+    bad_train = _span(spans, sc.STAGE_REF, f"stage:{PROJECT}.day2.train")
+    assert bad_train.attributes[sc.STATUS] == "failed"
+    assert (bad_train.status_code, bad_train.status_message) == ("error", "ValueError: empty frame")
+    exception = next(e for e in bad_train.events if e.name == "exception")
+    assert exception.attributes["exception.type"] == "ValueError"
+
+    # records as events, with every provenance attribute
+    loss = next(
+        e for e in train.events if e.name == sc.EVENT_METRIC and e.attributes[sc.METRIC_KEY] == "train.loss"
+    )
+    assert loss.time_ns == _ns("2025-03-18T03:59:00Z")
+    assert dict(loss.attributes) == {
+        sc.METRIC_KEY: "train.loss",
+        sc.METRIC_VALUE: 0.28,
+        sc.METRIC_UNIT: "1",
+        sc.METRIC_AGGREGATION_SCOPE: "stage",
+        sc.RECORD_REF: loss.attributes[sc.RECORD_REF],
+        sc.RECORD_RECORDED_AT: "2025-03-18T03:59:00.123456Z",
+        sc.RECORD_PRODUCER: "contexta.seed",
+        sc.RECORD_COMPLETENESS: "complete",
+        sc.RECORD_DEGRADATION: "none",
+    }
+    rows = next(e for e in train.events if e.attributes.get(sc.METRIC_KEY) == "train.rows")
+    assert rows.attributes[sc.METRIC_VALUE_TYPE] == "int64" and rows.attributes[sc.METRIC_VALUE] == 117800.0
+    assert [e.attributes[sc.METRIC_KEY] for e in sample.events] == ["sample.score"]
+    assert sample.events[0].attributes[sc.RECORD_DEGRADATION] == "partial_failure"
+    validate = _span(spans, sc.STAGE_REF, f"stage:{PROJECT}.day2.validate")
+    (degraded,) = validate.events
+    assert degraded.name == sc.EVENT_DEGRADED and degraded.attributes[sc.DEGRADED_SEVERITY] == "error"
+    assert degraded.attributes[sc.RECORD_COMPLETENESS] == "partial"
+    assert json.loads(degraded.attributes[sc.RECORD_ATTRIBUTES]) == {
+        "expected_minimum_rows": 10000,
+        "row_count": 0,
+    }
+    artifact = next(e for e in train.events if e.name == sc.EVENT_ARTIFACT)
+    assert artifact.attributes[sc.ARTIFACT_SIZE_BYTES] == 2048
+    assert [e.name for e in run.events] == [sc.EVENT_METRIC, sc.EVENT_ENVIRONMENT]
+
+    # the open run stays open (contexta.status), ending at its latest known time
+    still = _span(spans, sc.RUN_REF, seeded["open"])
+    assert still.attributes[sc.STATUS] == "open" and still.end_ns == _ns("2025-03-20T01:30:00Z")
+
+    # the captured run keeps its live ids; its plain span comes back under its stage
+    captured = seeded["ctx"].get_run_snapshot(seeded["captured"]).run
+    live = _span(spans, sc.RUN_REF, seeded["captured"])
+    assert (live.trace_id, live.span_id) == (captured.trace_id, captured.span_id)
+    (http,) = _by_name(spans)["GET /features"]
+    live_train = _span(spans, sc.STAGE_REF, f"stage:{PROJECT}.captured.train")
+    assert (http.trace_id, http.parent_span_id) == (live.trace_id, live_train.span_id)
+    assert (http.kind, http.status_code, http.status_message) == ("client", "error", "timeout")
+    assert http.attributes == {"http.request.method": "GET"}
+
+    # deployments: their own traces, linked to the run span
+    (march,) = _by_name(spans)["deployment prod-march"]
+    assert march.parent_span_id is None and march.trace_id != run.trace_id
+    (link,) = march.links
+    assert (link.trace_id, link.span_id, dict(link.attributes)) == (
+        run.trace_id,
+        run.span_id,
+        {sc.LINK_KIND: "deployed_run"},
+    )
+    (canary,) = _by_name(spans)["deployment canary"]
+    assert (canary.links[0].trace_id, canary.links[0].span_id) == (live.trace_id, live.span_id)
+
+
+def test_replay_sends_gauge_points_at_their_historical_times(
+    seeded: dict[str, Any], receiver: Receiver
+) -> None:
+    summary = replay_workspace(seeded["ctx"], endpoint=receiver.endpoint)
+    gauges = receiver.gauges()
+    assert summary.metric_points == sum(len(points) for points in gauges.values())
+    points = gauges["contexta.metric.train.loss"]
+    day1 = [
+        p for p in points if {kv.key: kv.value.string_value for kv in p.attributes}[sc.RUN_NAME] == "day1"
+    ]
+    (point,) = day1
+    assert point.time_unix_nano == _ns("2025-03-18T03:59:00Z") and point.as_double == 0.28
+    assert {kv.key: kv.value.string_value for kv in point.attributes} == {
+        sc.PROJECT: PROJECT,
+        sc.RUN_NAME: "day1",
+        sc.STAGE_NAME: "train",
+    }
+    rows = gauges["contexta.metric.train.rows"]
+    assert sorted(p.as_int for p in rows) == [0, 117800]
+    (duration,) = [
+        p
+        for p in gauges["contexta.metric.run.duration"]
+        if {kv.key: kv.value.string_value for kv in p.attributes}[sc.RUN_NAME] == "day2"
+    ]
+    assert {kv.key: kv.value.string_value for kv in duration.attributes}[sc.STAGE_NAME] == ""
+    live = sorted(gauges["contexta.metric.loss"], key=lambda p: p.time_unix_nano)
+    assert [p.as_double for p in live] == [1.0, 0.5, 1.0 / 3]
+
+
+def test_a_second_replay_sends_identical_ids(seeded: dict[str, Any], receiver: Receiver) -> None:
+    replay_workspace(seeded["ctx"], endpoint=receiver.endpoint, metrics=False)
+    first = receiver.spans()
+    receiver.clear()
+    replay_workspace(seeded["ctx"], endpoint=receiver.endpoint, metrics=False, batch_size=3)
+    second = receiver.spans()
+    assert len(receiver.traces) > 1  # the smaller batches really were separate requests
+    assert not receiver.metrics
+
+    def ids(spans: list[SpanData]) -> list[tuple[str, str, str | None, str]]:
+        return sorted((s.trace_id, s.span_id, s.parent_span_id, s.name) for s in spans)
+
+    assert ids(first) == ids(second)
+    assert len({s.span_id for s in first}) == len(first)
+    assert sorted(first, key=lambda s: s.span_id) == sorted(second, key=lambda s: s.span_id)
+
+
+def _strip_missing_ids(original: Any, replayed: Any) -> Any:
+    """``replayed`` with trace/span ids set to None where ``original`` has none (explicit-API rows)."""
+    if isinstance(original, dict) and isinstance(replayed, dict):
+        return {
+            key: (
+                None
+                if key in ("trace_id", "span_id") and original.get(key) is None and key in original
+                else _strip_missing_ids(original.get(key), value)
+            )
+            for key, value in replayed.items()
+        }
+    if isinstance(original, list) and isinstance(replayed, list) and len(original) == len(replayed):
+        return [_strip_missing_ids(o, r) for o, r in zip(original, replayed, strict=True)]
+    return replayed
+
+
+def _timeless(diagnosis: dict[str, Any]) -> dict[str, Any]:
+    """A diagnosis without the seconds a stale-run summary counts up to now (two calls may differ)."""
+    return {
+        **diagnosis,
+        "issues": [
+            {**issue, "summary": re.sub(r"\d+s", "Ns", issue["summary"])} for issue in diagnosis["issues"]
+        ],
+    }
+
+
+def test_round_trip_through_the_mapping_rebuilds_the_same_workspace(
+    seeded: dict[str, Any], receiver: Receiver, tmp_path: Path
+) -> None:
+    original: Contexta = seeded["ctx"]
+    summary = replay_workspace(original, endpoint=receiver.endpoint)
+    assert summary.ok
+    writes = writes_for_spans(receiver.spans())
+    assert writes.rejected == 0, writes.problems
+    with Contexta(workspace=tmp_path / "copy", config={"project_name": PROJECT}, environ={}) as copy:
+        copy.store.apply(writes.projects, writes.entities, writes.records)
+        copy.flush()
+        assert [row.run_ref for row in copy.list_runs()] == [row.run_ref for row in original.list_runs()]
+        for run_ref in seeded["runs"]:
+            want = original.get_run_snapshot(run_ref).to_dict()
+            got = _strip_missing_ids(want, copy.get_run_snapshot(run_ref).to_dict())
+            assert got == want, run_ref
+            assert _timeless(copy.diagnose_run(run_ref).to_dict()) == _timeless(
+                original.diagnose_run(run_ref).to_dict()
+            )
+        assert copy.diagnose_run(seeded["bad"]).errors  # the degraded record is still found
+        for left, right in ((seeded["good"], seeded["bad"]), (seeded["bad"], seeded["captured"])):
+            assert copy.compare_runs(left, right).to_dict() == original.compare_runs(left, right).to_dict()
+        assert [d.to_dict() for d in copy.list_deployments()] == [
+            d.to_dict() for d in original.list_deployments()
+        ]
+        # the captured run was written with live ids: they survive exactly
+        live = copy.get_run_snapshot(seeded["captured"]).run
+        assert live.trace_id is not None and live == original.get_run_snapshot(seeded["captured"]).run
+
+
+def test_replay_of_one_run_sends_only_that_run_and_its_deployments(
+    seeded: dict[str, Any], receiver: Receiver
+) -> None:
+    summary = replay_workspace(seeded["ctx"], run="day1", endpoint=receiver.endpoint)
+    assert (summary.runs, summary.deployments) == (1, 1)
+    spans = receiver.spans()
+    assert {s.attributes.get(sc.RUN_REF) for s in spans} == {seeded["good"]}
+    with pytest.raises(NotFoundError):
+        replay_workspace(seeded["ctx"], run=f"run:{PROJECT}.nope", endpoint=receiver.endpoint)
+
+
+def test_a_dead_endpoint_is_counted_and_given_up_on(seeded: dict[str, Any]) -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    began = time.monotonic()
+    summary = replay_workspace(seeded["ctx"], endpoint=f"http://127.0.0.1:{port}", batch_size=2, timeout=0.5)
+    assert time.monotonic() - began < 10
+    assert not summary.ok and summary.spans == 0 and summary.failed_spans > 0
+    assert summary.failures == summary.span_batches + summary.metric_batches
+    assert any("gave up sending spans after 3" in problem for problem in summary.problems)
+
+
+def test_replay_needs_an_endpoint(seeded: dict[str, Any]) -> None:
+    with pytest.raises(ConfigError, match="no OTLP endpoint"):
+        replay_workspace(seeded["ctx"], environ={})
+
+
+def test_main_replay_prints_a_summary(seeded: dict[str, Any], receiver: Receiver) -> None:
+    seeded["ctx"].flush()
+    out, err = io.StringIO(), io.StringIO()
+    code = main_replay(
+        [
+            "--workspace",
+            str(seeded["path"] / "src"),
+            "--endpoint",
+            receiver.endpoint,
+            "--json",
+            "--run",
+            seeded["bad"],
+        ],
+        stdout=out,
+        stderr=err,
+    )
+    assert code == 0, err.getvalue()
+    result = json.loads(out.getvalue())
+    assert result["ok"] and result["runs"] == 1 and result["metric_points"] == 6
+    assert result["traces_endpoint"] == receiver.endpoint + "/v1/traces"
+    assert (
+        main_replay(
+            ["--workspace", str(seeded["path"] / "nowhere"), "--endpoint", receiver.endpoint],
+            stdout=out,
+            stderr=err,
+        )
+        == 2
+    )
+    assert "no workspace" in err.getvalue() or "not found" in err.getvalue().lower()
