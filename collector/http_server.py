@@ -1,0 +1,100 @@
+"""OTLP/HTTP receiver: ``POST /v1/traces``, ``/v1/metrics``, ``/v1/logs`` and ``GET /health``.
+
+One thread per connection (stdlib ``ThreadingHTTPServer``); the request handling
+itself lives in :mod:`.http_handler`. ``stop`` stops accepting, lets in-flight
+requests finish within a grace period, then closes idle keep-alive connections.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import socketserver
+import threading
+import time
+from http.server import ThreadingHTTPServer
+from typing import Any
+
+from contexta.collector.auth import BearerToken
+from contexta.collector.http_handler import OtlpRequestHandler, ReceiverState
+from contexta.collector.ingest import Ingestor
+from contexta.collector.stats import CollectorStats
+from contexta.errors import TransportError
+
+logger = logging.getLogger(__name__)
+
+_POLL_SECONDS = 0.05  # how soon the accept loop notices stop()
+
+
+class _Httpd(ThreadingHTTPServer):
+    daemon_threads = True  # stop() joins the handler threads itself, with a deadline
+    block_on_close = False
+
+    def __init__(self, address: tuple[str, int], state: ReceiverState) -> None:
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        self.state = state
+        super().__init__(address, OtlpRequestHandler)
+
+    def server_bind(self) -> None:  # HTTPServer's version does a slow reverse DNS lookup
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = str(self.server_address[0]), int(self.server_address[1])
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        logger.warning("OTLP/HTTP connection from %s failed", client_address, exc_info=True)
+
+
+class OtlpHttpServer:
+    """The OTLP/HTTP receiver on its own thread; ``port=0`` picks a free port."""
+
+    def __init__(
+        self,
+        ingestor: Ingestor,
+        stats: CollectorStats,
+        *,
+        host: str,
+        port: int,
+        token: str | None,
+        max_body_bytes: int,
+    ) -> None:
+        self._state = ReceiverState(ingestor, stats, BearerToken(token), max_body_bytes)
+        try:
+            self._httpd = _Httpd((host, port), self._state)
+        except OSError as exc:
+            raise TransportError(f"cannot listen for OTLP/HTTP on {host}:{port}: {exc}") from exc
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": _POLL_SECONDS},
+            name="contexta-otlp-http",
+            daemon=True,
+        )
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """The bound ``(host, port)``."""
+        host, port = self._httpd.server_address[:2]
+        return str(host), int(port)
+
+    def start(self) -> None:
+        """Start accepting connections."""
+        self._thread.start()
+
+    def stop(self, grace: float = 5.0) -> None:
+        """Close the port, let in-flight requests finish (up to ``grace`` s), close idle connections."""
+        state = self._state
+        deadline = time.monotonic() + grace
+        if self._thread.is_alive():
+            self._httpd.shutdown()
+            self._thread.join()
+        self._httpd.server_close()  # new clients are refused at once instead of waiting in the backlog
+        with state.idle:
+            state.stopping = True
+            state.idle.wait_for(lambda: state.in_flight == 0, timeout=max(0.0, deadline - time.monotonic()))
+            connections = dict(state.connections)
+        for sock in connections:  # wake idle keep-alive readers; their handlers then close
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        for thread in connections.values():
+            thread.join(max(0.5, deadline - time.monotonic()))  # idle ones exit at once
+            if thread.is_alive():
+                logger.warning("an OTLP/HTTP request was still running after the %.1fs grace period", grace)
