@@ -65,13 +65,25 @@ class WorkspaceSink:
     def consume(self, signal: Signal, request: Message) -> PartialResult:
         writes = Writes()
         ignored = 0
-        if signal == "traces":
-            with self.store.db.write() as conn:
-                self._traces(conn, request, writes)
-        else:
+        if signal != "traces":
             ignored = self._loose(signal, request, writes)
-            with self.store.db.write() as conn:
-                self.store.apply_in(conn, writes.projects, writes.entities, writes.records)
+        with self.store.db.write() as conn:
+            # One request is all or nothing: the grouped transaction may hold other requests'
+            # writes, so a failure rolls back to this savepoint instead of leaving half a request
+            # for the next commit (the client gets a 503 and retries the whole request).
+            conn.execute("SAVEPOINT collector_request")
+            try:
+                if signal == "traces":
+                    self._traces(conn, request, writes)
+                else:
+                    self.store.apply_in(conn, writes.projects, writes.entities, writes.records)
+            except BaseException:
+                if conn.in_transaction:  # SQLite may have rolled back everything itself (I/O error)
+                    conn.execute("ROLLBACK TO collector_request")
+                    conn.execute("RELEASE collector_request")
+                self.store.interner.forget()  # ids interned by the rolled-back writes are gone
+                raise
+            conn.execute("RELEASE collector_request")
         self.store.db.commit()  # acknowledged only once durable
         message = "; ".join(writes.problems[:5])
         if ignored:
