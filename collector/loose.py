@@ -42,6 +42,17 @@ _LEVELS = {
 }
 
 
+def _level(severity_text: str, severity_number: int) -> str:
+    """The event level of a log record: its severity text if known, else its severity number."""
+    level = _LEVELS.get(severity_text.upper())
+    if level is not None or not severity_number:
+        return level or "info"
+    # SeverityNumber: 1-4 TRACE, 5-8 DEBUG, 9-12 INFO, 13-16 WARN, 17-20 ERROR, 21-24 FATAL
+    return ("debug", "debug", "info", "warning", "error", "critical")[
+        (min(max(severity_number, 1), 24) - 1) // 4
+    ]
+
+
 def stable_local_id(prefix: str, *parts: Any) -> str:
     """A record id derived from content, so a retried request maps to the same ref."""
     digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:20]
@@ -117,7 +128,7 @@ def log_records(request: Any, writes: Writes) -> int:
                         envelope=_envelope(attrs, local, "event", micros_text(moment)),
                         payload=StructuredEventPayload(
                             event_key=attrs.get(sc.EVENT_KEY, "log"),
-                            level=_LEVELS.get(entry.severity_text.upper(), "info"),
+                            level=_level(entry.severity_text, entry.severity_number),
                             message="" if body is None else str(body),
                             origin_marker="collected",
                         ),
