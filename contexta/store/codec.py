@@ -67,6 +67,12 @@ class RecordFields:
 
 def record_fields(record: AnyRecord) -> RecordFields:
     """Flatten a validated contract record."""
+    return RecordFields(*record_columns(record))
+
+
+def record_columns(record: AnyRecord) -> tuple[Any, ...]:
+    """:func:`record_fields` as a plain tuple in :class:`RecordFields` order (the append hot path:
+    a tuple is cheaper to build than the frozen dataclass)."""
     env = record.envelope
     payload = record.payload
     extra: dict[str, Any] = {}
@@ -102,22 +108,22 @@ def record_fields(record: AnyRecord) -> RecordFields:
     else:
         key = payload.name  # type: ignore[union-attr]
         extra = payload.model_dump(mode="json")
-    return RecordFields(
-        run_ref=env.run_ref,
-        local_id=env.record_ref.rsplit(".", 1)[1],
-        record_type=RECORD_TYPE_CODE[env.record_type],
-        stage_ref=env.stage_execution_ref,
-        batch_ref=env.batch_execution_ref,
-        sample_ref=env.sample_observation_ref,
-        observed_at=to_micros(env.observed_at),
-        recorded_at=to_micros(env.recorded_at),
-        key=key,
-        value=value,
-        step=step,
-        unit=unit,
-        producer=env.producer_ref,
-        flags=pack_flags(env.completeness_marker, env.degradation_marker),
-        extra=dumps(extra) if extra else None,
+    return (
+        env.run_ref,
+        env.record_ref.rsplit(".", 1)[1],
+        RECORD_TYPE_CODE[env.record_type],
+        env.stage_execution_ref,
+        env.batch_execution_ref,
+        env.sample_observation_ref,
+        to_micros(env.observed_at),
+        to_micros(env.recorded_at),
+        key,
+        value,
+        step,
+        unit,
+        env.producer_ref,
+        pack_flags(env.completeness_marker, env.degradation_marker),
+        dumps(extra) if extra else None,
     )
 
 

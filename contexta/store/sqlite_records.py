@@ -5,13 +5,14 @@ from __future__ import annotations
 import sqlite3
 from collections import deque
 from collections.abc import Iterable
+from operator import attrgetter
 from typing import Any
 
 from contexta.contract._base import from_micros
 from contexta.contract.records import AnyRecord
 from contexta.errors import ConflictError, ValidationError
 from contexta.store.base import RecordView
-from contexta.store.codec import RECORD_TYPES, RecordFields, record_fields, unpack_flags, view_details
+from contexta.store.codec import RECORD_TYPES, RecordFields, record_columns, unpack_flags, view_details
 from contexta.store.sqlite_db import SQLiteDatabase
 
 _INSERT = (
@@ -23,6 +24,9 @@ _SELECT_ONE = (
     "SELECT run_id, local_id, record_type, stage_id, batch_id, sample_id, observed_at, recorded_at, key_id,"
     " value, step, unit_id, producer_id, flags, extra FROM records WHERE run_id = ? AND local_id = ?"
 )
+# RecordFields -> the record_columns tuple
+_FIELDS = attrgetter(*RecordFields.__dataclass_fields__)
+
 _SELECT_RUN = (
     "SELECT local_id, record_type, stage_id, batch_id, sample_id, observed_at, recorded_at, key_id,"
     " value, step, unit_id, producer_id, flags, extra FROM records WHERE run_id = ?"
@@ -105,23 +109,31 @@ class RecordTable:
         db.add_flush_hook(self.drain)
 
     def _row(self, conn: sqlite3.Connection, f: RecordFields) -> tuple[Any, ...]:
-        ref_id, name_id = self.interner.ref_id, self.interner.name_id
+        return self._row_of(conn, _FIELDS(f))
+
+    def _row_of(self, conn: sqlite3.Connection, cols: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The ``records`` row for ``cols`` (a :func:`~contexta.store.codec.record_columns` tuple)."""
+        (run, local_id, rtype, stage, batch, sample, observed, recorded, key, value, step, unit, producer,
+         flags, extra) = cols
+        interner = self.interner
+        refs, names = interner.ref_ids, interner.name_ids  # ids start at 1: a cache hit is truthy
+        ref_id, name_id = interner.ref_id, interner.name_id
         return (
-            ref_id(conn, f.run_ref),
-            f.local_id,
-            f.record_type,
-            ref_id(conn, f.stage_ref) if f.stage_ref else None,
-            ref_id(conn, f.batch_ref) if f.batch_ref else None,
-            ref_id(conn, f.sample_ref) if f.sample_ref else None,
-            f.observed_at,
-            f.recorded_at,
-            name_id(conn, f.key),
-            f.value,
-            f.step,
-            name_id(conn, f.unit) if f.unit else None,
-            name_id(conn, f.producer),
-            f.flags,
-            f.extra,
+            refs.get(run) or ref_id(conn, run),
+            local_id,
+            rtype,
+            (refs.get(stage) or ref_id(conn, stage)) if stage else None,
+            (refs.get(batch) or ref_id(conn, batch)) if batch else None,
+            (refs.get(sample) or ref_id(conn, sample)) if sample else None,
+            observed,
+            recorded,
+            names.get(key) or name_id(conn, key),
+            value,
+            step,
+            (names.get(unit) or name_id(conn, unit)) if unit else None,
+            names.get(producer) or name_id(conn, producer),
+            flags,
+            extra,
         )
 
     def append(self, records: Iterable[AnyRecord]) -> int:
@@ -130,7 +142,7 @@ class RecordTable:
         The same ref with the same content is a no-op; with other content, a ConflictError
         and nothing of this call is written. Returns how many records were new.
         """
-        batch = [self._fields(record) for record in records]
+        batch = [self._columns(record) for record in records]
         if not batch:
             return 0
         written = 0
@@ -139,13 +151,14 @@ class RecordTable:
             if guarded:
                 conn.execute("SAVEPOINT contexta_append")
             try:
-                for fields in batch:
-                    row = self._row(conn, fields)
-                    if conn.execute(_INSERT, row).rowcount == 1:
+                execute, row_of = conn.execute, self._row_of
+                for cols in batch:
+                    row = row_of(conn, cols)
+                    if execute(_INSERT, row).rowcount == 1:
                         written += 1
-                    elif tuple(conn.execute(_SELECT_ONE, row[:2]).fetchone()) != row:
+                    elif tuple(execute(_SELECT_ONE, row[:2]).fetchone()) != row:
                         raise ConflictError(
-                            f"record:{fields.run_ref[4:]}.{fields.local_id}",
+                            f"record:{cols[0][4:]}.{cols[1]}",
                             "records are immutable once written",
                         )
             except BaseException:
@@ -159,10 +172,14 @@ class RecordTable:
         return written
 
     @staticmethod
-    def _fields(record: object) -> RecordFields:
+    def _columns(record: object) -> tuple[Any, ...]:
         if not hasattr(record, "envelope") or not hasattr(record, "payload"):
             raise ValidationError.for_field("record", "must be a contexta.contract record model", record)
-        return record_fields(record)  # type: ignore[arg-type]
+        return record_columns(record)  # type: ignore[arg-type]
+
+    @staticmethod
+    def _fields(record: object) -> RecordFields:
+        return RecordFields(*RecordTable._columns(record))
 
     def enqueue(self, fields: RecordFields) -> None:
         """The capture hot path: queue a trusted row; the committer writes it within 0.2 s."""
