@@ -45,14 +45,18 @@ def to_micros(text: str) -> int:
 @lru_cache(maxsize=4096)
 def from_micros(micros: int) -> str:
     """The normalised timestamp string for microseconds since the epoch."""
-    return format_datetime(_EPOCH + timedelta(microseconds=micros))
+    return (_NAIVE_EPOCH + timedelta(microseconds=micros)).isoformat() + "Z"
+
+
+# A naive datetime's isoformat() is exactly ``YYYY-MM-DDTHH:MM:SS`` plus ``.ffffff`` when the
+# microsecond is not zero, with a four-digit year: the normalised form without its ``Z``, at a
+# third of the cost of strftime.
+_NAIVE_EPOCH = datetime(1970, 1, 1)
 
 
 def format_datetime(moment: datetime) -> str:
     """``YYYY-MM-DDTHH:MM:SS[.ffffff]Z`` in UTC."""
-    moment = moment.astimezone(UTC)
-    text = f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}"  # %Y is not zero-padded below 1000 on Linux
-    return f"{text}.{moment.microsecond:06d}Z" if moment.microsecond else f"{text}Z"
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
 
 
 def normalize_timestamp(value: Any) -> str:
