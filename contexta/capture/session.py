@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 from opentelemetry.metrics import MeterProvider as ApiMeterProvider
 from opentelemetry.sdk.metrics import MeterProvider
@@ -131,10 +132,22 @@ class CaptureSession:
         return self.store.path.parent
 
     def _resource(self) -> Resource:
-        name = self.config.capture.service_name
-        if name is None and not self.environ.get("OTEL_SERVICE_NAME"):
-            name = self.config.project_name or "contexta"
-        return Resource.create({"service.name": name} if name else {})
+        # OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME are read from ``self.environ`` as the SDK's
+        # OTELResourceDetector reads them from os.environ (which ignores an ``environ=`` argument)
+        attributes: dict[str, Any] = {}
+        for item in self.environ.get("OTEL_RESOURCE_ATTRIBUTES", "").split(","):
+            key, sep, value = item.partition("=")
+            if sep and key.strip():
+                attributes[key.strip()] = unquote(value.strip())
+        name = (
+            self.config.capture.service_name
+            or self.environ.get("OTEL_SERVICE_NAME")
+            or attributes.get("service.name")
+            or self.config.project_name
+            or "contexta"
+        )
+        attributes["service.name"] = name
+        return Resource.create(attributes)
 
     # -- scopes ----------------------------------------------------------------------------------
     def run(
