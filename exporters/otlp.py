@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import unquote
 
 from opentelemetry.sdk.metrics.export import MetricExporter
 from opentelemetry.sdk.trace.export import SpanExporter
@@ -49,7 +50,8 @@ def _signal_endpoint(specific: str | None, generic: str | None, protocol: str, p
 
 
 def parse_headers(text: str | None) -> dict[str, str]:
-    """``k1=v1,k2=v2`` (W3C baggage-like, as the OTLP spec says) -> dict."""
+    """``k1=v1,k2=v2`` (W3C baggage-like, as the OTLP spec says) -> dict; values are percent-decoded
+    (``Authorization=Basic%20...``), as the SDK's own parser does."""
     headers: dict[str, str] = {}
     for item in (text or "").split(","):
         if not item.strip():
@@ -57,7 +59,7 @@ def parse_headers(text: str | None) -> dict[str, str]:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"OTEL_EXPORTER_OTLP_HEADERS: entry {item!r} is not 'key=value'")
-        headers[key.strip().lower()] = value.strip()
+        headers[key.strip().lower()] = unquote(value.strip())
     return headers
 
 
