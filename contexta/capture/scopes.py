@@ -114,7 +114,8 @@ class CaptureScope:
         component = slugify(name, f"{kind} name")
         if component in self._children:
             raise ConflictError(
-                f"{self.ref}.{component}", f"a {kind} named {component!r} already exists here"
+                f"{kind}:{self.ref.split(':', 1)[1]}.{component}",  # the child's ref, not the parent's kind
+                f"a {kind} named {component!r} already exists here",
             )
         self._children.add(component)
         return component
