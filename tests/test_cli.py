@@ -355,6 +355,15 @@ def test_runs_of_an_unknown_project(capsys: pytest.CaptureFixture[str], ws: str)
     assert err.strip() == "contexta: error: project not found: 'project:nope'"
 
 
+def test_unknown_project_from_environment(
+    capsys: pytest.CaptureFixture[str], ws: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CONTEXTA_PROJECT", "elsewhere")
+    code, _, err = cli(capsys, "deployments", "--workspace", ws)
+    assert code == 2
+    assert err.strip() == "contexta: error: project not found: 'project:elsewhere'"
+
+
 def test_runs_with_an_invalid_project_name(capsys: pytest.CaptureFixture[str], ws: str) -> None:
     code, _, err = cli(capsys, "runs", "--workspace", ws, "--project", "Not Valid")
     assert code == 2
