@@ -5,20 +5,22 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from opentelemetry.metrics import MeterProvider
-from opentelemetry.sdk.trace import TracerProvider
-
-from contexta.capture.deployments import DeploymentScope, open_deployment, record_deployment
-from contexta.capture.scopes import RunScope
-from contexta.capture.session import CaptureSession
 from contexta.config import UnifiedConfig, resolve_config
 from contexta.errors import ConfigError
 from contexta.query.service import QueryService
 from contexta.store.repositories import MetadataStore, RecordStore
 from contexta.store.sqlite_store import SQLiteStore
 from contexta.store.uri import open_store
+
+if TYPE_CHECKING:  # capture pulls in the OpenTelemetry SDK: imported on first use only
+    from opentelemetry.metrics import MeterProvider
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from contexta.capture.deployments import DeploymentScope
+    from contexta.capture.scopes import RunScope
+    from contexta.capture.session import CaptureSession
 
 
 class Contexta(QueryService):
@@ -65,6 +67,8 @@ class Contexta(QueryService):
         if self._session is None:
             if not isinstance(self.store, SQLiteStore):
                 raise ConfigError("capture needs the embedded SQLite store")
+            from contexta.capture.session import CaptureSession
+
             self._session = CaptureSession(
                 self.config,
                 self.store,
@@ -100,6 +104,8 @@ class Contexta(QueryService):
         artifact_ref: str | None = None,
     ) -> DeploymentScope:
         """``with ctx.deployment("prod-v2", run_ref=run.ref) as dep:`` — a span linked to the run's span."""
+        from contexta.capture.deployments import open_deployment
+
         return open_deployment(self.capture, name, run_ref, environment, artifact_ref)
 
     def record_deployment(
@@ -114,6 +120,8 @@ class Contexta(QueryService):
         ended_at: Any = None,
     ) -> str:
         """Record a deployment that already happened; returns its ref."""
+        from contexta.capture.deployments import record_deployment
+
         return record_deployment(
             self.capture,
             name,

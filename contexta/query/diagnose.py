@@ -35,7 +35,7 @@ CODES: dict[str, tuple[str, str]] = {
     ),
     "orphan_record": (
         "warning",
-        "a record names a run, stage, batch or sample that the workspace does not hold",
+        "a record of an existing run names a stage, batch or sample that the workspace does not hold",
     ),
     "missing_run": ("error", "records exist for a run ref but the run itself was never written"),
 }
@@ -65,7 +65,8 @@ def _stale(bundle: RunBundle, stale_after: float, now_micros: int) -> str | None
     moments = [to_micros(run.started_at)]
     if bundle.last_seen_at:
         moments.append(to_micros(bundle.last_seen_at))
-    moments.extend(to_micros(record.recorded_at) for record in bundle.records[-1:])
+    if bundle.records:  # the latest write, not the latest observation: late writes are activity too
+        moments.append(max(to_micros(record.recorded_at) for record in bundle.records))
     idle = (now_micros - max(moments)) / 1e6
     if idle > stale_after:
         return f"run {run.run_ref} is open with no activity for {idle:.0f}s (limit {stale_after:.0f}s)"

@@ -54,6 +54,10 @@ class RunRow:
     def run_ref(self) -> str:
         return self.run_id
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data (what ``--json`` prints)."""
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
 
 @dataclass(frozen=True, slots=True)
 class RecordView:

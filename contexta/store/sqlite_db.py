@@ -78,7 +78,24 @@ class SQLiteDatabase:
         self._in_write = False
 
     # -- migrations ---------------------------------------------------------------------------
+    def _current_version(self) -> int:
+        """The applied schema version, read without taking the write lock (0: a new file)."""
+        exists = self.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+        ).fetchone()
+        if not exists:
+            return 0
+        return int(self.conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0])
+
     def _migrate(self) -> None:
+        current = self._current_version()
+        if current > LATEST_VERSION:
+            raise SchemaError(
+                f"workspace {self.path} has schema version {current}; this contexta knows up to "
+                f"{LATEST_VERSION}: upgrade contexta"
+            )
+        if current == LATEST_VERSION:  # the usual case: readers never queue behind a writer here
+            return
         with self.write() as conn:
             conn.execute(BOOKKEEPING)
             current = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0]
