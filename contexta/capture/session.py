@@ -125,6 +125,7 @@ class CaptureSession:
         self._warned: set[str] = set()
         self._last_beat = 0.0
         self._packages: dict[str, str] | None = None
+        self._closed = False
         self.sinks: list[Any] = [LocalJsonlSink(self._workspace_path(), store)]
         store.db.add_flush_hook(self._heartbeat)
 
@@ -346,7 +347,10 @@ class CaptureSession:
         }
 
     def close(self) -> None:
-        """Flush the local exporter, then give the mirror a bounded chance (2 s) to deliver."""
+        """Flush the local exporter, then give the mirror a bounded chance (2 s) to deliver. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
         self.processor.force_flush()
         if self._mirror is not None:
             self._mirror.shutdown(timeout_millis=2000)
@@ -355,7 +359,8 @@ class CaptureSession:
                 self.meter_provider.shutdown(timeout_millis=2000)  # type: ignore[attr-defined]
             except Exception as exc:
                 self.dropped("metrics shutdown", exc)
-        self.processor.force_flush()
+        # flush and stop: an injected provider outlives this session and must not queue spans into it
+        self.processor.shutdown()
 
 
 def _dumps(value: Any) -> str:
