@@ -27,6 +27,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from contexta.exporters.mapping import Scope, Writes, map_span, scope_of
 from contexta.exporters.spandata import SpanData, from_readable_span, hex_span_id
 from contexta.semconv import attributes as sc
+from contexta.store.codec import RecordFields
 from contexta.store.sqlite_store import SQLiteStore
 
 log = logging.getLogger("contexta.exporters")
@@ -46,6 +47,8 @@ class WorkspaceSpanProcessor(SpanProcessor):
         self.store = store
         self.stats = ExportStats()
         self._queue: deque[tuple[SpanData, bool, bool] | Writes] = deque()
+        # the capture API's metric rows, queued bare (no Writes wrapper per row: the hot path)
+        self._records: deque[RecordFields] = deque()
         self._scopes: dict[str, Scope] = {}
         self._live: set[str] = set()
         self._lock = threading.Lock()
@@ -60,6 +63,10 @@ class WorkspaceSpanProcessor(SpanProcessor):
     def submit(self, writes: Writes) -> None:
         """Queue ready-made rows (the capture API's records, artifacts, environment)."""
         self._queue.append(writes)
+
+    def submit_record(self, fields: RecordFields) -> None:
+        """Queue one capture-API record row (``stage.metric()``: the hot path, a bare deque append)."""
+        self._records.append(fields)
 
     def submit_span(self, data: SpanData) -> None:
         """Queue a span that the SDK did not record (SDK disabled, or sampled out)."""
@@ -106,11 +113,12 @@ class WorkspaceSpanProcessor(SpanProcessor):
 
     # -- the committer side ----------------------------------------------------------------------
     def _drain(self) -> None:
-        if not self._queue:
+        if not self._queue and not self._records:
             return
-        batch = []
-        while self._queue:
-            batch.append(self._queue.popleft())
+        # records first: the span a record names started before the record was submitted, so its
+        # entity row is in the batch taken next and both are written by the same apply()
+        rows = [self._records.popleft() for _ in range(len(self._records))]
+        batch = [self._queue.popleft() for _ in range(len(self._queue))]
         projects, entities, records = [], [], []
         finished: list[str] = []
         for item in batch:
@@ -132,10 +140,12 @@ class WorkspaceSpanProcessor(SpanProcessor):
                 )
             if done and data.span_id:
                 finished.append(data.span_id)
+        records += rows
         try:
             self.store.apply(projects, entities, records)
-        except BaseException:  # keep the spans for the next round: delay, never drop
+        except BaseException:  # keep the spans and rows for the next round: delay, never drop
             self._queue.extendleft(reversed(batch))
+            self._records.extendleft(reversed(rows))
             raise
         self.stats.spans_written += len(finished)
         for span_id in finished:  # a finished scope's children have all ended before it

@@ -3,31 +3,20 @@ receiver, and mapped back into a new workspace that must answer every query the 
 
 from __future__ import annotations
 
-import gzip
 import io
 import itertools
 import json
 import re
 import socket
-import threading
 import time
-import zlib
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
-    ExportMetricsServiceRequest,
-    ExportMetricsServiceResponse,
-)
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import SpanKind, Status, StatusCode
+from otlp_receiver import OtlpReceiver, ReceivedPoint
 
 from contexta import Contexta
 from contexta.contract import (
@@ -57,87 +46,37 @@ PROJECT = "nightly"
 DAYS = ("2025-03-18", "2025-03-19")
 
 
-# -- an in-process OTLP/HTTP receiver ----------------------------------------------------------
+# -- the shared in-process OTLP receiver (tests/otlp_receiver.py), read back as SpanData --------
 class Receiver:
-    """Decodes OTLP/HTTP protobuf requests to /v1/traces and /v1/metrics and keeps them."""
+    """:class:`OtlpReceiver` with the received spans converted by :func:`spans_from_otlp`."""
 
-    def __init__(self) -> None:
-        self.traces: list[ExportTraceServiceRequest] = []
-        self.metrics: list[ExportMetricsServiceRequest] = []
-        self.lock = threading.Lock()
-        receiver = self
+    def __init__(self, rx: OtlpReceiver) -> None:
+        self.rx = rx
+        self.endpoint = rx.http_endpoint
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                encoding = (self.headers.get("Content-Encoding") or "").lower()
-                if encoding == "gzip":
-                    body = gzip.decompress(body)
-                elif encoding == "deflate":
-                    body = zlib.decompress(body)
-                if self.path == "/v1/traces":
-                    request: Any = ExportTraceServiceRequest.FromString(body)
-                    reply = ExportTraceServiceResponse()
-                    with receiver.lock:
-                        receiver.traces.append(request)
-                elif self.path == "/v1/metrics":
-                    request = ExportMetricsServiceRequest.FromString(body)
-                    reply = ExportMetricsServiceResponse()
-                    with receiver.lock:
-                        receiver.metrics.append(request)
-                else:
-                    self.send_response(404)
-                    self.end_headers()
-                    return
-                data = reply.SerializeToString()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+    def spans(self, transport: str | None = None) -> list[SpanData]:
+        return [span for r in self.rx.requests("traces", transport) for span in spans_from_otlp(r.message)]
 
-            def log_message(self, *args: Any) -> None:
-                return None
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def spans(self) -> list[SpanData]:
-        with self.lock:
-            return [span for request in self.traces for span in spans_from_otlp(request)]
-
-    def gauges(self) -> dict[str, list[Any]]:
+    def gauges(self) -> dict[str, list[ReceivedPoint]]:
         """Metric name -> data points, over every metrics request."""
-        out: dict[str, list[Any]] = {}
-        with self.lock:
-            for request in self.metrics:
-                for rm in request.resource_metrics:
-                    for sm in rm.scope_metrics:
-                        for metric in sm.metrics:
-                            assert metric.WhichOneof("data") == "gauge"
-                            out.setdefault(metric.name, []).extend(metric.gauge.data_points)
+        out: dict[str, list[ReceivedPoint]] = {}
+        for point in self.rx.metric_points():
+            assert point.kind == "gauge"
+            out.setdefault(point.name, []).append(point)
         return out
 
-    def clear(self) -> None:
-        with self.lock:
-            self.traces.clear()
-            self.metrics.clear()
+    def requests(self, signal: str) -> int:
+        return len(self.rx.requests(signal))
 
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def clear(self) -> None:
+        with self.rx._state.lock:
+            self.rx._state.requests.clear()
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    handle = Receiver()
-    try:
-        yield handle
-    finally:
-        handle.close()
+    with OtlpReceiver() as rx:
+        yield Receiver(rx)
 
 
 # -- a seeded workspace --------------------------------------------------------------------------
@@ -573,27 +512,25 @@ def test_replay_sends_gauge_points_at_their_historical_times(
     summary = replay_workspace(seeded["ctx"], endpoint=receiver.endpoint)
     gauges = receiver.gauges()
     assert summary.metric_points == sum(len(points) for points in gauges.values())
-    points = gauges["contexta.metric.train.loss"]
-    day1 = [
-        p for p in points if {kv.key: kv.value.string_value for kv in p.attributes}[sc.RUN_NAME] == "day1"
-    ]
-    (point,) = day1
-    assert point.time_unix_nano == _ns("2025-03-18T03:59:00Z") and point.as_double == 0.28
-    assert {kv.key: kv.value.string_value for kv in point.attributes} == {
-        sc.PROJECT: PROJECT,
-        sc.RUN_NAME: "day1",
-        sc.STAGE_NAME: "train",
-    }
-    rows = gauges["contexta.metric.train.rows"]
-    assert sorted(p.as_int for p in rows) == [0, 117800]
-    (duration,) = [
+    (point,) = [p for p in gauges["contexta.metric.train.loss"] if p.attributes[sc.RUN_NAME] == "day1"]
+    assert (point.time_ns, point.value) == (_ns("2025-03-18T03:59:00Z"), 0.28)
+    assert point.attributes == {sc.PROJECT: PROJECT, sc.RUN_NAME: "day1", sc.STAGE_NAME: "train"}
+    assert point.resource["service.name"] == PROJECT
+    (duration,) = [p for p in gauges["contexta.metric.run.duration"] if p.attributes[sc.RUN_NAME] == "day2"]
+    assert (duration.attributes[sc.STAGE_NAME], duration.unit) == ("", "s")
+    live = sorted(gauges["contexta.metric.loss"], key=lambda p: p.time_ns)
+    assert [p.value for p in live] == [1.0, 0.5, 1.0 / 3]
+    # an int64 metric is an integer point
+    rows = [
         p
-        for p in gauges["contexta.metric.run.duration"]
-        if {kv.key: kv.value.string_value for kv in p.attributes}[sc.RUN_NAME] == "day2"
+        for r in receiver.rx.requests("metrics")
+        for rm in r.message.resource_metrics
+        for sm in rm.scope_metrics
+        for m in sm.metrics
+        if m.name == "contexta.metric.train.rows"
+        for p in m.gauge.data_points
     ]
-    assert {kv.key: kv.value.string_value for kv in duration.attributes}[sc.STAGE_NAME] == ""
-    live = sorted(gauges["contexta.metric.loss"], key=lambda p: p.time_unix_nano)
-    assert [p.as_double for p in live] == [1.0, 0.5, 1.0 / 3]
+    assert sorted((p.WhichOneof("value"), p.as_int) for p in rows) == [("as_int", 0), ("as_int", 117800)]
 
 
 def test_a_second_replay_sends_identical_ids(seeded: dict[str, Any], receiver: Receiver) -> None:
@@ -602,8 +539,8 @@ def test_a_second_replay_sends_identical_ids(seeded: dict[str, Any], receiver: R
     receiver.clear()
     replay_workspace(seeded["ctx"], endpoint=receiver.endpoint, metrics=False, batch_size=3)
     second = receiver.spans()
-    assert len(receiver.traces) > 1  # the smaller batches really were separate requests
-    assert not receiver.metrics
+    assert receiver.requests("traces") > 1  # the smaller batches really were separate requests
+    assert receiver.requests("metrics") == 0
 
     def ids(spans: list[SpanData]) -> list[tuple[str, str, str | None, str]]:
         return sorted((s.trace_id, s.span_id, s.parent_span_id, s.name) for s in spans)
@@ -611,6 +548,14 @@ def test_a_second_replay_sends_identical_ids(seeded: dict[str, Any], receiver: R
     assert ids(first) == ids(second)
     assert len({s.span_id for s in first}) == len(first)
     assert sorted(first, key=lambda s: s.span_id) == sorted(second, key=lambda s: s.span_id)
+
+
+def test_replay_over_grpc(seeded: dict[str, Any], receiver: Receiver) -> None:
+    summary = replay_workspace(seeded["ctx"], run="day2", endpoint=receiver.rx.grpc_endpoint, protocol="grpc")
+    assert summary.ok and summary.protocol == "grpc" and summary.metric_points == 6
+    spans = receiver.spans("grpc")
+    assert len(spans) == summary.spans == 7
+    assert _span(spans, sc.RUN_REF, seeded["bad"]).start_ns == _ns("2025-03-19T02:00:00Z")
 
 
 def _strip_missing_ids(original: Any, replayed: Any) -> Any:
@@ -726,3 +671,38 @@ def test_main_replay_prints_a_summary(seeded: dict[str, Any], receiver: Receiver
         == 2
     )
     assert "no workspace" in err.getvalue() or "not found" in err.getvalue().lower()
+
+
+# -- the capture hot path: gauge values are set by the committer (session._set_gauges) ----------
+def test_captured_gauges_keep_the_last_value_of_each_series(tmp_path: Path) -> None:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    with (
+        Contexta(
+            workspace=tmp_path / "g", config={"project_name": PROJECT}, environ={}, meter_provider=provider
+        ) as ctx,
+        ctx.run("gauges") as run,
+        run.stage("train") as stage,
+    ):
+        stage.metric("loss", 1.0)
+        with stage.batch("b0") as batch:  # same point attributes as its stage
+            batch.metric("loss", 2.0)
+        stage.metric("loss", 3.0)
+        run.metric("loss", 4.0, unit="1")
+        ctx.flush()
+        data = reader.get_metrics_data()
+    (metric,) = [m for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics]
+    assert metric.name == "contexta.metric.loss"
+    values = {point.attributes[sc.STAGE_NAME]: point.value for point in metric.data.data_points}
+    assert values == {"train": 3.0, "": 4.0}
+
+
+def test_no_gauge_work_when_nothing_reads_the_metrics(tmp_path: Path) -> None:
+    with Contexta(workspace=tmp_path / "n", config={"project_name": PROJECT}, environ={}) as ctx:
+        with ctx.run("quiet") as run, run.stage("train") as stage:
+            stage.metric("loss", 1.0)
+            assert not ctx.capture.gauges_wanted and not ctx.capture.gauge_points
+        assert len(ctx.record_store.list_records(run.ref, "metric")) == 1

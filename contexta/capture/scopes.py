@@ -143,10 +143,12 @@ class CaptureScope:
             if unit:
                 attrs[sc.METRIC_UNIT] = unit
             self._span.add_event(sc.EVENT_METRIC, attrs, now)
-            self._session.gauge(key, unit).set(value, self._point)
+            session = self._session
+            if session.gauges_wanted:  # the committer sets the Gauge (session._set_gauges)
+                session.gauge_points.append((key, unit, value, self._point))
             scope = self._scope
             micros = now // 1000
-            self._session.submit_record(
+            session.submit_record(
                 RecordFields(
                     scope.run_ref,
                     ref.rsplit(".", 1)[1],
