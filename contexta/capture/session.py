@@ -53,6 +53,8 @@ from contexta.store.sqlite_store import SQLiteStore
 
 log = logging.getLogger("contexta.capture")
 HEARTBEAT_SECONDS = 2.0
+#: what a closing Contexta waits for a slow or dead OTLP backend, per signal
+MIRROR_CLOSE_SECONDS = 1.0
 
 
 @dataclass(slots=True)
@@ -376,16 +378,17 @@ class CaptureSession:
         }
 
     def close(self) -> None:
-        """Flush the local exporter, then give the mirror a bounded chance (2 s) to deliver. Idempotent."""
+        """Flush the local exporter, then give the OTLP mirror a bounded chance to deliver: at most
+        ``MIRROR_CLOSE_SECONDS`` for spans and the same again for metrics. Idempotent."""
         if self._closed:
             return
         self._closed = True
         self.processor.force_flush()
         if self._mirror is not None:
-            self._mirror.shutdown(timeout_millis=2000)
+            self._mirror.shutdown(timeout_millis=int(MIRROR_CLOSE_SECONDS * 1000))
         if self._own_meter:
             try:
-                self.meter_provider.shutdown(timeout_millis=2000)  # type: ignore[attr-defined]
+                self.meter_provider.shutdown(timeout_millis=MIRROR_CLOSE_SECONDS * 1000)  # type: ignore[attr-defined]
             except Exception as exc:
                 self.dropped("metrics shutdown", exc)
         # flush and stop: an injected provider outlives this session and must not queue spans into it
