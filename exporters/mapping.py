@@ -9,9 +9,12 @@ untrusted input); an item that breaks a rule is skipped and reported in
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from functools import lru_cache
+from typing import Any, get_args
 
 from contexta.contract import (
     ArtifactManifest,
@@ -32,13 +35,21 @@ from contexta.contract import (
     TraceSpanPayload,
     TraceSpanRecord,
 )
-from contexta.contract._base import from_micros
-from contexta.contract.refs import make_ref, parse_ref
+from contexta.contract._base import (
+    AggregationScope,
+    CompletenessMarker,
+    DegradationMarker,
+    from_micros,
+    normalize_timestamp,
+    to_micros,
+)
+from contexta.contract.records import _KEY
+from contexta.contract.refs import MAX_COMPONENT, RECORD_ID, extends, make_ref, parse_ref
 from contexta.errors import ContextaError
 from contexta.exporters.spandata import EventData, SpanData
 from contexta.semconv import attributes as sc
 from contexta.store.base import Entity
-from contexta.store.codec import RecordFields, record_fields
+from contexta.store.codec import RECORD_TYPE_CODE, RecordFields, dumps, pack_flags, record_fields
 
 TERMINAL = ("completed", "failed", "cancelled")
 
@@ -302,6 +313,198 @@ def plain_span_record(span: SpanData, scope: Scope) -> TraceSpanRecord:
     )
 
 
+# -- fast paths -------------------------------------------------------------------------------------
+# Metric events and plain spans are the bulk of the telemetry (every stage.metric(), every HTTP or
+# DB call). For them the row is built directly, with the same checks the contract models apply,
+# when every value already has its exact type; anything else (a value pydantic would coerce, a
+# rule that fails) takes the model path, which gives the identical row or the precise error.
+_HEX32 = re.compile(r"[0-9a-f]{32}")
+_HEX16 = re.compile(r"[0-9a-f]{16}")
+_SPAN_STATUS = frozenset(("unset", "ok", "error"))
+_AGGREGATION = frozenset(get_args(AggregationScope))
+_COMPLETENESS = frozenset(get_args(CompletenessMarker))
+_DEGRADATION = frozenset(get_args(DegradationMarker))
+_METRIC = RECORD_TYPE_CODE["metric"]
+_SPAN = RECORD_TYPE_CODE["span"]
+_PLAIN_FLAGS = pack_flags("complete", "none")
+_MAX_STEP = 2**63 - 1
+
+
+@lru_cache(maxsize=4096)
+def _valid_scope(scope: Scope) -> bool:
+    """Whether records may hang from ``scope``: :class:`RecordEnvelope`'s ref rules (each ref of
+    its kind, each one extending the one above it, a sample one component below its parent)."""
+    try:
+        run = parse_ref(scope.run_ref, sc.RUN_REF, "run")
+        parent = run
+        if scope.stage_ref is not None:
+            stage = parse_ref(scope.stage_ref, sc.STAGE_REF, "stage")
+            if not extends(stage, run):
+                return False
+            parent = stage
+        elif scope.batch_ref is not None or scope.sample_ref is not None:
+            return False
+        if scope.batch_ref is not None:
+            batch = parse_ref(scope.batch_ref, sc.BATCH_REF, "batch")
+            if not extends(batch, parent):
+                return False
+            parent = batch
+        if scope.sample_ref is not None:
+            sample = parse_ref(scope.sample_ref, sc.SAMPLE_REF, "sample")
+            if not extends(sample, parent) or len(sample.parts) != len(parent.parts) + 1:
+                return False
+    except (ContextaError, TypeError):
+        return False
+    return True
+
+
+def _simple_json(value: Any) -> bool:
+    """A JSON scalar (finite float) or a list of them: what a JSON dump keeps exactly as it is."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return True
+    if kind is float:
+        return math.isfinite(value)
+    if kind is list:
+        return all(_simple_json(item) and type(item) is not list for item in value)
+    return False
+
+
+def _metric_columns(scope: Scope, event: EventData) -> tuple[Any, ...] | None:
+    """The ``records`` columns of a ``contexta.metric`` event, or None to take the model path."""
+    a = event.attributes
+    ref, key, value = a.get(sc.RECORD_REF), a.get(sc.METRIC_KEY), a.get(sc.METRIC_VALUE)
+    step, unit = a.get(sc.METRIC_STEP), a.get(sc.METRIC_UNIT)
+    value_type = a.get(sc.METRIC_VALUE_TYPE, "float64")
+    aggregation = a.get(sc.METRIC_AGGREGATION_SCOPE)
+    producer = a.get(sc.RECORD_PRODUCER, "contexta")
+    completeness = a.get(sc.RECORD_COMPLETENESS, "complete")
+    degradation = a.get(sc.RECORD_DEGRADATION, "none")
+    recorded = a.get(sc.RECORD_RECORDED_AT)
+    if (
+        type(ref) is not str
+        or type(key) is not str
+        or type(producer) is not str
+        or not (
+            (type(value) is float and math.isfinite(value)) or (type(value) is int and abs(value) < 2**63)
+        )
+        or not (step is None or (type(step) is int and 0 <= step <= _MAX_STEP))
+        or not (unit is None or (type(unit) is str and len(unit) <= 64))
+        or not (value_type == "float64" or (value_type == "int64" and float(value).is_integer()))
+        or not (aggregation is None or aggregation in _AGGREGATION)
+        or completeness not in _COMPLETENESS
+        or degradation not in _DEGRADATION
+        or not (recorded is None or type(recorded) is str)
+        or not _KEY.fullmatch(key)
+        or not _valid_scope(scope)
+    ):
+        return None
+    prefix = "record:" + scope.run_ref[4:] + "."
+    local_id = ref[len(prefix) :]
+    # the record ref grammar: the run's two components and one record id (no dots)
+    if not ref.startswith(prefix) or len(local_id) > MAX_COMPONENT or not RECORD_ID.fullmatch(local_id):
+        return None
+    try:
+        _ts(event.time_ns)  # in range (the model path would fail on it otherwise)
+        observed = event.time_ns // 1000  # == to_micros(_ts(time_ns)): the two are exact inverses
+        recorded_micros = observed if recorded is None else to_micros(normalize_timestamp(recorded))
+    except (ContextaError, ValueError, TypeError, OverflowError):
+        return None
+    extra: dict[str, Any] = {}
+    if value_type != "float64":
+        extra["value_type"] = value_type
+    if aggregation is not None:
+        extra["aggregation_scope"] = aggregation
+    return (
+        scope.run_ref,
+        local_id,
+        _METRIC,
+        scope.stage_ref,
+        scope.batch_ref,
+        scope.sample_ref,
+        observed,
+        recorded_micros,
+        key,
+        float(value),
+        step,
+        unit,
+        producer,
+        pack_flags(completeness, degradation),
+        dumps(extra) if extra else None,
+    )
+
+
+def _plain_columns(span: SpanData, scope: Scope) -> tuple[Any, ...] | None:
+    """The ``records`` columns of a plain span kept under ``scope``, or None for the model path."""
+    name, parent = span.name, span.parent_span_id
+    if (
+        type(name) is not str
+        or not 1 <= len(name) <= 1024
+        or not _HEX32.fullmatch(span.trace_id)
+        or not _HEX16.fullmatch(span.span_id)
+        or not (parent is None or _HEX16.fullmatch(parent))
+        or type(span.kind) is not str
+        or span.status_code not in _SPAN_STATUS
+        or not (span.status_message is None or type(span.status_message) is str)
+        or not _valid_scope(scope)
+    ):
+        return None
+    attrs = {k: (list(v) if isinstance(v, tuple) else v) for k, v in span.attributes.items()}
+    if not all(type(k) is str and _simple_json(v) for k, v in attrs.items()):
+        return None
+    try:
+        observed, recorded = span.start_ns // 1000, (span.end_ns or span.start_ns) // 1000
+        started, ended = from_micros(observed), from_micros(recorded)
+    except (ValueError, TypeError, OverflowError):
+        return None
+    payload = {
+        "trace_id": span.trace_id,
+        "span_id": span.span_id,
+        "parent_span_id": parent,
+        "name": name,
+        "kind": span.kind,
+        "started_at": started,
+        "ended_at": ended,
+        "status_code": span.status_code,
+        "status_message": span.status_message,
+        "attributes": attrs,
+    }
+    return (
+        scope.run_ref,
+        f"span-{span.span_id}",
+        _SPAN,
+        scope.stage_ref,
+        scope.batch_ref,
+        scope.sample_ref,
+        observed,
+        recorded,
+        name,
+        None,
+        None,
+        None,
+        str(span.resource.get("service.name", "otel")),
+        _PLAIN_FLAGS,
+        dumps(payload),
+    )
+
+
+def plain_span_fields(span: SpanData, scope: Scope) -> RecordFields:
+    """``record_fields(plain_span_record(span, scope))``, without the models when it can."""
+    columns = _plain_columns(span, scope)
+    if columns is None:
+        return record_fields(plain_span_record(span, scope))
+    return RecordFields(*columns)
+
+
+def event_fields(scope: Scope, event: EventData) -> Any:
+    """What :func:`event_item` gives, with a metric event already flattened to :class:`RecordFields`."""
+    if event.name == sc.EVENT_METRIC:
+        columns = _metric_columns(scope, event)
+        if columns is not None:
+            return RecordFields(*columns)
+    return event_item(scope, event)
+
+
 def map_span(
     span: SpanData,
     *,
@@ -325,7 +528,7 @@ def map_span(
         parent = parent_scope(span.parent_span_id)
         if parent is not None and parent.stage_ref is not None:
             try:
-                writes.records.append(record_fields(plain_span_record(span, parent)))
+                writes.records.append(plain_span_fields(span, parent))
             except (ContextaError, KeyError, ValueError, TypeError) as exc:
                 writes.reject(f"span {span.name!r} ({span.span_id})", exc)
         return writes
@@ -333,13 +536,15 @@ def map_span(
         return writes
     for event in span.events:
         try:
-            item = event_item(scope, event)
+            item = event_fields(scope, event)
         except (ContextaError, KeyError, ValueError, TypeError) as exc:
             writes.reject(f"event {event.name!r} on {span.span_id}", exc)
             continue
         if item is None:
             continue
-        if isinstance(item, ArtifactManifest | EnvironmentSnapshot):
+        if isinstance(item, RecordFields):
+            writes.records.append(item)
+        elif isinstance(item, ArtifactManifest | EnvironmentSnapshot):
             writes.entities.append(item)
         else:
             writes.records.append(record_fields(item))
