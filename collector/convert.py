@@ -34,11 +34,21 @@ def any_value(value: AnyValue) -> Any:
     return None
 
 
+_SCALARS = frozenset(("string_value", "int_value", "double_value", "bool_value"))
+
+
 def attributes(pairs: Iterable[KeyValue]) -> dict[str, Any]:
-    return {pair.key: any_value(pair.value) for pair in pairs}
+    """The attributes as a dict; scalar values (nearly all of them) read without a call."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        value = pair.value
+        kind = value.WhichOneof("value")
+        out[pair.key] = getattr(value, kind) if kind in _SCALARS else any_value(value)
+    return out
 
 
 def span_data(span: Span, resource: dict[str, Any]) -> SpanData:
+    status = span.status
     return SpanData(
         trace_id=span.trace_id.hex(),
         span_id=span.span_id.hex(),
@@ -47,13 +57,15 @@ def span_data(span: Span, resource: dict[str, Any]) -> SpanData:
         kind=_KINDS.get(span.kind, "internal"),
         start_ns=span.start_time_unix_nano,
         end_ns=span.end_time_unix_nano or None,
-        status_code=_STATUS.get(span.status.code, "unset"),
-        status_message=span.status.message or None,
+        status_code=_STATUS.get(status.code, "unset"),
+        status_message=status.message or None,
         attributes=attributes(span.attributes),
-        events=tuple(EventData(e.name, e.time_unix_nano, attributes(e.attributes)) for e in span.events),
+        events=tuple([EventData(e.name, e.time_unix_nano, attributes(e.attributes)) for e in span.events]),
         links=tuple(
-            LinkData(link.trace_id.hex(), link.span_id.hex(), attributes(link.attributes))
-            for link in span.links
+            [
+                LinkData(link.trace_id.hex(), link.span_id.hex(), attributes(link.attributes))
+                for link in span.links
+            ]
         ),
         resource=resource,
     )

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from google.protobuf.message import Message
@@ -26,10 +26,9 @@ from google.protobuf.message import Message
 from contexta.collector.convert import iter_spans
 from contexta.collector.loose import log_records, metric_records
 from contexta.collector.sink import PartialResult, Signal
-from contexta.exporters.mapping import Scope, Writes, map_span, plain_span_record, scope_of
+from contexta.exporters.mapping import Scope, Writes, map_span, plain_span_fields, scope_of
 from contexta.exporters.spandata import EventData, LinkData, SpanData
 from contexta.semconv import attributes as sc
-from contexta.store.codec import record_fields
 from contexta.store.sqlite_store import SQLiteStore
 
 PENDING_TTL_SECONDS = 24 * 3600
@@ -54,6 +53,16 @@ def _span_from(text: str) -> SpanData:
     return SpanData(**data)
 
 
+@dataclass(slots=True)
+class _Prepared:
+    """A trace request mapped outside the lock: contexta scopes, plain spans attached to them
+    within the request, and plain spans whose ancestry must be looked up (or waited for)."""
+
+    known: dict[str, Scope]
+    attached: dict[str, Scope]
+    waiting: list[SpanData]
+
+
 class WorkspaceSink:
     """An :class:`~contexta.collector.sink.OtlpSink` that writes a workspace store."""
 
@@ -65,7 +74,11 @@ class WorkspaceSink:
     def consume(self, signal: Signal, request: Message) -> PartialResult:
         writes = Writes()
         ignored = 0
-        if signal != "traces":
+        # Decoding and mapping need no database: they run before taking the write lock, so one
+        # request is converted while another one's SQL and commit run (SQLite releases the GIL).
+        if signal == "traces":
+            prepared = self._prepare(request, writes)
+        else:
             ignored = self._loose(signal, request, writes)
         with self.store.db.write() as conn:
             # One request is all or nothing: the grouped transaction may hold other requests'
@@ -74,7 +87,7 @@ class WorkspaceSink:
             conn.execute("SAVEPOINT collector_request")
             try:
                 if signal == "traces":
-                    self._traces(conn, request, writes)
+                    self._traces(conn, prepared, writes)
                 else:
                     self.store.apply_in(conn, writes.projects, writes.entities, writes.records)
             except BaseException:
@@ -93,7 +106,9 @@ class WorkspaceSink:
         return PartialResult(writes.rejected, message)
 
     # -- traces ----------------------------------------------------------------------------------
-    def _traces(self, conn: sqlite3.Connection, request: Any, writes: Writes) -> None:
+    def _prepare(self, request: Any, writes: Writes) -> _Prepared:
+        """Everything that needs no database: map contexta spans, attach plain spans whose
+        ancestry is in this request."""
         known: dict[str, Scope] = {}
         plain: list[SpanData] = []
         for span in iter_spans(request.resource_spans):
@@ -109,10 +124,32 @@ class WorkspaceSink:
                     known[span.span_id] = scope
             elif span.parent_span_id:
                 plain.append(span)
+        local = dict(known)
+        attached: dict[str, Scope] = {}
+        waiting = plain
+        progress = True
+        while waiting and progress:
+            progress = False
+            still = []
+            for span in waiting:
+                scope = local.get(span.parent_span_id or "")
+                if scope is None:
+                    still.append(span)
+                    continue
+                progress = True
+                local[span.span_id] = attached[span.span_id] = scope
+                self._keep(span, scope, writes)
+            waiting = still
+        return _Prepared(known, attached, waiting)
+
+    def _traces(self, conn: sqlite3.Connection, prepared: _Prepared, writes: Writes) -> None:
+        known, attached = prepared.known, prepared.attached
         self.store.apply_in(conn, writes.projects, writes.entities, [])
         self._index(conn, known)
-        resolved = self._resolve(conn, plain, known, writes)
-        resolved.update(known)
+        self._index(conn, attached)
+        local = {**known, **attached}
+        resolved = self._resolve(conn, prepared.waiting, local, writes)
+        resolved.update(local)
         self._release_pending(conn, resolved, writes)
         self.store.apply_in(conn, [], [], writes.records)
         self._requests += 1
@@ -123,9 +160,15 @@ class WorkspaceSink:
             )
 
     def _index(self, conn: sqlite3.Connection, scopes: dict[str, Scope]) -> None:
+        texts: dict[Scope, str] = {}
+        rows = []
+        for span_id, scope in scopes.items():
+            text = texts.get(scope)
+            if text is None:
+                text = texts[scope] = _scope_json(scope)
+            rows.append((span_id, text))
         conn.executemany(
-            "INSERT INTO span_index (span_id, scope) VALUES (?, ?) ON CONFLICT (span_id) DO NOTHING",
-            [(span_id, _scope_json(scope)) for span_id, scope in scopes.items()],
+            "INSERT INTO span_index (span_id, scope) VALUES (?, ?) ON CONFLICT (span_id) DO NOTHING", rows
         )
 
     def _lookup(self, conn: sqlite3.Connection, span_id: str, local: dict[str, Scope]) -> Scope | None:
@@ -190,7 +233,7 @@ class WorkspaceSink:
         if scope.stage_ref is None:
             return
         try:
-            writes.records.append(record_fields(plain_span_record(span, scope)))
+            writes.records.append(plain_span_fields(span, scope))
         except Exception as exc:  # invalid foreign data: report, don't fail the request
             writes.reject(f"span {span.name!r} ({span.span_id})", exc)
 
