@@ -49,6 +49,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import unquote
 
 from opentelemetry.sdk.metrics.export import (
     Gauge,
@@ -63,6 +64,7 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.sdk.util import BoundedList
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
@@ -245,28 +247,43 @@ class RunReplay:
 
 
 class _Resources:
-    """One ``Resource`` per service name (spans of one resource share one OTLP ResourceSpans)."""
+    """One ``Resource`` per service name (spans of one resource share one OTLP ResourceSpans).
 
-    def __init__(self, service_name: str | None) -> None:
-        self.service_name = service_name
-        self._cache: dict[str | None, Resource] = {}
+    ``service.name`` resolves as live capture resolves it: ``service_name`` > the capture
+    config's > ``OTEL_SERVICE_NAME`` > ``service.name`` in ``OTEL_RESOURCE_ATTRIBUTES`` > the
+    run's project; the other ``OTEL_RESOURCE_ATTRIBUTES`` are kept."""
+
+    def __init__(self, service_name: str | None, environ: Mapping[str, str]) -> None:
+        self.attributes: dict[str, Any] = {}
+        for item in environ.get("OTEL_RESOURCE_ATTRIBUTES", "").split(","):
+            key, sep, value = item.partition("=")
+            if sep and key.strip():
+                self.attributes[key.strip()] = unquote(value.strip())
+        self.service_name = (
+            service_name or environ.get("OTEL_SERVICE_NAME") or self.attributes.get("service.name") or None
+        )
+        self._cache: dict[str, Resource] = {}
 
     def for_project(self, project: str) -> Resource:
-        name = self.service_name
-        if name is None and not os.environ.get("OTEL_SERVICE_NAME"):
-            name = project
-        return self.named(name)
+        return self.named(self.service_name or project, base=True)
 
-    def named(self, name: str | None) -> Resource:
-        resource = self._cache.get(name)
+    def named(self, name: str, *, base: bool = False) -> Resource:
+        """The resource of ``name``; ``base``: with the ``OTEL_RESOURCE_ATTRIBUTES`` too (contexta
+        spans; a plain span record keeps only its own producer as ``service.name``)."""
+        key = f"{int(base)}:{name}"
+        resource = self._cache.get(key)
         if resource is None:
-            resource = self._cache[name] = Resource.create({"service.name": name} if name else {})
+            attributes = {**self.attributes, "service.name": name} if base else {"service.name": name}
+            resource = self._cache[key] = Resource.create(attributes)
         return resource
 
 
-def build_run(bundle: RunBundle, resources: _Resources, *, metrics: bool = True) -> RunReplay:
+def build_run(
+    bundle: RunBundle, resources: _Resources, *, metrics: bool = True, max_span_events: int | None = None
+) -> RunReplay:
     """Turn one stored run into spans (tree order: run, stages, batches, samples, span records)
-    and gauge points."""
+    and gauge points. ``max_span_events`` keeps only the last N events of a span, as the SDK's
+    span limit does (the rest is counted in the span's ``dropped_events_count``)."""
     run = bundle.run
     if run is None:
         return RunReplay([], [], 0, skipped_records=len(bundle.records))
@@ -375,7 +392,7 @@ def build_run(bundle: RunBundle, resources: _Resources, *, metrics: bool = True)
                 parent=parent,
                 resource=resource,
                 attributes=attrs,
-                events=tuple(events.get(ref, ())),
+                events=_limited(events.get(ref, []), max_span_events),
                 kind=SpanKind.INTERNAL,
                 status=_status(status, exceptions.get(ref)),
                 start_time=start,
@@ -479,6 +496,12 @@ def build_run(bundle: RunBundle, resources: _Resources, *, metrics: bool = True)
         spans.append(_plain_span(view, contexts[owner], resources, scope))
     count = sum(len(span.events) for span in spans)
     return RunReplay(spans, points, count, rescoped_records=rescoped)
+
+
+def _limited(events: list[Event], limit: int | None) -> Sequence[Event]:
+    if limit is None or len(events) <= limit:
+        return tuple(events)
+    return BoundedList.from_seq(limit, events)
 
 
 def _plain_span(
@@ -741,9 +764,9 @@ def replay_settings(
 
 
 def _open_source(workspace: Any, environ: Mapping[str, str] | None) -> tuple[WorkspaceStore, Any, Any]:
-    """(store, configured project name, the object to close or None)."""
+    """(store, the workspace's UnifiedConfig or None, the object to close or None)."""
     if hasattr(workspace, "store") and hasattr(workspace, "list_runs"):  # Contexta / QueryService
-        return workspace.store, getattr(workspace, "default_project", None), None
+        return workspace.store, getattr(workspace, "config", None), None
     if isinstance(workspace, WorkspaceStore):
         return workspace, None, None
     from contexta.client import Contexta
@@ -753,7 +776,7 @@ def _open_source(workspace: Any, environ: Mapping[str, str] | None) -> tuple[Wor
     if not (path / DB_FILENAME).is_file() and not path.is_file():
         raise NotFoundError(str(path), "workspace")
     ctx = Contexta(workspace=path if path.is_dir() else path.parent, environ=environ)
-    return ctx.store, ctx.project_name, ctx
+    return ctx.store, ctx.config, ctx
 
 
 def _run_refs(
@@ -797,6 +820,7 @@ def replay_workspace(
     batch_size: int = 512,
     batch_events: int = 8192,
     batch_points: int = 5000,
+    max_span_events: int | None = None,
     timeout: float = 10.0,
     give_up_after: int = 3,
     progress: Progress | None = None,
@@ -811,7 +835,9 @@ def replay_workspace(
     ``OTEL_EXPORTER_OTLP_*`` settings (see :func:`replay_settings`); ``span_exporter`` and
     ``metric_exporter`` replace the OTLP exporters altogether. ``metrics=False`` sends no gauge
     points. Spans go in batches of at most ``batch_size`` spans and ``batch_events`` events (a
-    span is never split), points in batches of ``batch_points``; after ``give_up_after`` failed
+    span is never split: ``max_span_events`` keeps the last N events of each span, for backends
+    that limit a span's size; the default sends every event, which a round trip needs), points in
+    batches of ``batch_points``; after ``give_up_after`` failed
     batches in a row a signal is not tried any more (its remaining batches count as failed).
     ``progress(done, total)`` is called after every batch (units: spans + events + points).
     Never raises for a refused batch (see :attr:`ReplaySummary.failures`); raises
@@ -819,12 +845,14 @@ def replay_workspace(
     """
     began = time.monotonic()
     summary = ReplaySummary()
-    store, default_project, owned = _open_source(workspace, environ)
+    store, config, owned = _open_source(workspace, environ)
+    capture = config.capture if config is not None else None
+    env = os.environ if environ is None else environ
     own_spans = own_metrics = False
     try:
-        run_refs, project_refs = _run_refs(store, run, project, default_project)
+        run_refs, project_refs = _run_refs(store, run, project, config.project_name if config else None)
         if span_exporter is None:
-            settings = replay_settings(endpoint, protocol, headers, environ=environ)
+            settings = replay_settings(endpoint, protocol, headers, capture=capture, environ=env)
             summary.traces_endpoint, summary.metrics_endpoint = (
                 settings.traces_endpoint,
                 settings.metrics_endpoint,
@@ -836,9 +864,11 @@ def replay_workspace(
                 metric_exporter = build_metric_exporter(settings, timeout=timeout)
                 own_metrics = metric_exporter is not None
         assert span_exporter is not None
+        if metric_exporter is None:  # nowhere to send points: do not build or count them
+            metrics = False
         if not metrics:
             metric_exporter = None
-        resources = _Resources(service_name)
+        resources = _Resources(service_name or (capture.service_name if capture else None), env)
 
         # a counting pass (for progress); bundles are kept unless the workspace is large
         total, kept, kept_records = 0, {}, 0
@@ -880,7 +910,7 @@ def replay_workspace(
         run_contexts: dict[str, SpanContext] = {}
         for ref in run_refs:
             bundle = kept.pop(ref, None) or store.read_run(ref)
-            built = build_run(bundle, resources, metrics=metrics)
+            built = build_run(bundle, resources, metrics=metrics, max_span_events=max_span_events)
             summary.skipped_records += built.skipped_records
             summary.rescoped_records += built.rescoped_records
             if bundle.run is None:
@@ -1034,6 +1064,12 @@ def add_replay_arguments(parser: argparse.ArgumentParser, *, common: bool = True
         "--batch-size", type=int, default=512, metavar="N", help="spans per request (default 512)"
     )
     parser.add_argument(
+        "--max-span-events",
+        type=int,
+        metavar="N",
+        help="keep only the last N events of each span (default: all; contexta's collector needs all)",
+    )
+    parser.add_argument(
         "--timeout",
         type=float,
         default=10.0,
@@ -1117,6 +1153,7 @@ def replay_command(
         metrics=not args.no_metrics,
         service_name=args.service_name,
         batch_size=args.batch_size,
+        max_span_events=getattr(args, "max_span_events", None),
         timeout=args.timeout,
         progress=None if getattr(args, "json", False) else ProgressBar(err),
     )

@@ -706,3 +706,34 @@ def test_no_gauge_work_when_nothing_reads_the_metrics(tmp_path: Path) -> None:
             stage.metric("loss", 1.0)
             assert not ctx.capture.gauges_wanted and not ctx.capture.gauge_points
         assert len(ctx.record_store.list_records(run.ref, "metric")) == 1
+
+
+def test_an_injected_span_exporter_and_resource_attributes(seeded: dict[str, Any]) -> None:
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    environ = {"OTEL_RESOURCE_ATTRIBUTES": "deployment.environment.name=prod,team=ml"}
+    summary = replay_workspace(seeded["ctx"], run="day1", span_exporter=exporter, environ=environ)
+    assert summary.ok and summary.metric_points == 0 and summary.failures == 0  # no metric exporter
+    spans = exporter.get_finished_spans()
+    assert len(spans) == summary.spans == 8  # run, 4 stages, batch, sample, deployment
+    resource = dict(spans[0].resource.attributes)
+    assert (resource["service.name"], resource["deployment.environment.name"], resource["team"]) == (
+        PROJECT,
+        "prod",
+        "ml",
+    )
+    assert {span.instrumentation_scope.name for span in spans} == {"contexta.replay"}
+
+
+def test_max_span_events_keeps_the_last_events_and_counts_the_rest(seeded: dict[str, Any]) -> None:
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    replay_workspace(seeded["ctx"], run="captured", span_exporter=exporter, max_span_events=2)
+    (train,) = [s for s in exporter.get_finished_spans() if s.name == "stage train"]
+    assert [e.attributes.get(sc.METRIC_KEY) for e in train.events] == [
+        "loss",
+        None,
+    ]  # last two: metric, artifact
+    assert train.dropped_events == 2  # of three loss values and the artifact
