@@ -66,6 +66,32 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX pending_by_parent ON pending_spans (parent_span_id)",
         ),
     ),
+    Migration(
+        2,
+        "production handoff: gate evaluations, model registry, approvals",
+        (
+            # contexta.handoff (docs/production-handoff.md). Each row keeps the JSON body of its
+            # model; the other columns are what reads filter and order by. Every id column is the
+            # interned ref id of the row's own ref (gate evaluation, model version, approval), so
+            # no table needs an auto-increment key.
+            "CREATE TABLE gate_evaluations (id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL,"
+            " policy_id TEXT NOT NULL, policy_version TEXT NOT NULL, policy_hash TEXT NOT NULL,"
+            " passed SMALLINT NOT NULL, evaluated_at BIGINT NOT NULL, body TEXT NOT NULL)",
+            "CREATE INDEX gate_evaluations_by_run ON gate_evaluations (run_id, evaluated_at)",
+            "CREATE TABLE model_versions (id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL,"
+            " name TEXT NOT NULL, version INTEGER NOT NULL, run_id INTEGER NOT NULL,"
+            " created_at BIGINT NOT NULL, body TEXT NOT NULL)",
+            "CREATE UNIQUE INDEX model_versions_by_name ON model_versions (project_id, name, version)",
+            "CREATE INDEX model_versions_by_run ON model_versions (run_id)",
+            # Stage transitions of one model name: append-only, numbered per name.
+            "CREATE TABLE model_transitions (project_id INTEGER NOT NULL, name TEXT NOT NULL,"
+            " seq INTEGER NOT NULL, model_id INTEGER NOT NULL, at BIGINT NOT NULL, body TEXT NOT NULL,"
+            " PRIMARY KEY (project_id, name, seq))",
+            "CREATE TABLE approvals (id INTEGER PRIMARY KEY, subject_id INTEGER NOT NULL,"
+            " decided_at BIGINT NOT NULL, body TEXT NOT NULL)",
+            "CREATE INDEX approvals_by_subject ON approvals (subject_id, decided_at)",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -328,6 +328,107 @@ class SQLiteStore:
     def close(self) -> None:
         self.db.close()
 
+    # -- production handoff (contexta.handoff; migration 2) -------------------------------------
+    # Owned by contexta/handoff: rows are the JSON bodies of its models (validated there), keyed
+    # by the interned ref ids of their own refs. Inserts are append-only (ON CONFLICT DO NOTHING);
+    # the ``add_*`` methods say whether the row was new, so a caller can retry a taken number.
+    def _handoff_insert(self, sql: str, refs: tuple[str, ...], values: tuple[Any, ...]) -> bool:
+        with self.db.write() as conn:
+            ids = tuple(self.interner.ref_id(conn, ref) for ref in refs)
+            return bool(conn.execute(sql, ids + values).rowcount == 1)
+
+    def _handoff_bodies(self, sql: str, ref: str, *values: Any) -> list[str]:
+        with self.db.read() as conn:
+            ref_id = self.interner.lookup_ref(conn, ref)
+            if ref_id is None:
+                return []
+            return [body for (body,) in conn.execute(sql, (ref_id, *values)).fetchall()]
+
+    def add_gate_evaluation(
+        self, ref: str, run_ref: str, policy: tuple[str, str, str], passed: bool, at: str, body: str
+    ) -> bool:
+        """Store one gate evaluation; ``policy`` is (id, version, content hash)."""
+        return self._handoff_insert(
+            "INSERT INTO gate_evaluations (id, run_id, policy_id, policy_version, policy_hash, passed,"
+            " evaluated_at, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (ref, run_ref),
+            (*policy, int(passed), to_micros(at), body),
+        )
+
+    def list_gate_evaluations(self, run_ref: str) -> list[str]:
+        """Bodies of a run's gate evaluations, oldest first."""
+        return self._handoff_bodies(
+            "SELECT body FROM gate_evaluations WHERE run_id = ? ORDER BY evaluated_at, id", run_ref
+        )
+
+    def get_gate_evaluation(self, ref: str) -> str | None:
+        found = self._handoff_bodies("SELECT body FROM gate_evaluations WHERE id = ?", ref)
+        return found[0] if found else None
+
+    def add_model_version(
+        self, ref: str, project_ref: str, name: str, version: int, run_ref: str, at: str, body: str
+    ) -> bool:
+        """Store a model version; False when ``(project, name, version)`` is already taken."""
+        return self._handoff_insert(
+            "INSERT INTO model_versions (id, project_id, run_id, name, version, created_at, body)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (ref, project_ref, run_ref),
+            (name, version, to_micros(at), body),
+        )
+
+    def list_model_versions(self, project_ref: str, name: str | None = None) -> list[str]:
+        """Bodies of the model versions of a project (of one name), by name then version."""
+        if name is None:
+            return self._handoff_bodies(
+                "SELECT body FROM model_versions WHERE project_id = ? ORDER BY name, version", project_ref
+            )
+        return self._handoff_bodies(
+            "SELECT body FROM model_versions WHERE project_id = ? AND name = ? ORDER BY version",
+            project_ref,
+            name,
+        )
+
+    def get_model_version(self, ref: str) -> str | None:
+        found = self._handoff_bodies("SELECT body FROM model_versions WHERE id = ?", ref)
+        return found[0] if found else None
+
+    def model_versions_of_run(self, run_ref: str) -> list[str]:
+        return self._handoff_bodies(
+            "SELECT body FROM model_versions WHERE run_id = ? ORDER BY name, version", run_ref
+        )
+
+    def add_model_transition(
+        self, project_ref: str, name: str, seq: int, model_ref: str, at: str, body: str
+    ) -> bool:
+        """Append transition number ``seq`` of a model name; False when that number is taken."""
+        return self._handoff_insert(
+            "INSERT INTO model_transitions (project_id, model_id, name, seq, at, body)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (project_ref, model_ref),
+            (name, seq, to_micros(at), body),
+        )
+
+    def list_model_transitions(self, project_ref: str, name: str) -> list[str]:
+        return self._handoff_bodies(
+            "SELECT body FROM model_transitions WHERE project_id = ? AND name = ? ORDER BY seq",
+            project_ref,
+            name,
+        )
+
+    def add_approval(self, ref: str, subject_ref: str, at: str, body: str) -> bool:
+        return self._handoff_insert(
+            "INSERT INTO approvals (id, subject_id, decided_at, body) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
+            (ref, subject_ref),
+            (to_micros(at), body),
+        )
+
+    def list_approvals(self, subject_ref: str) -> list[str]:
+        """Bodies of the approvals and rejections of one subject, oldest first."""
+        return self._handoff_bodies(
+            "SELECT body FROM approvals WHERE subject_id = ? ORDER BY decided_at, id", subject_ref
+        )
+
 
 def _order(bundle: RunBundle) -> None:
     def position(item: Any) -> tuple[Any, ...]:
