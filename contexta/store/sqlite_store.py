@@ -106,6 +106,10 @@ class SQLiteStore:
                     _body(entity),
                 ),
             )
+            if entity.artifact_ref:  # lineage walks downstream from an artifact to where it runs
+                self._relate(
+                    conn, entity.artifact_ref, entity.deployment_execution_ref, "deployed", entity.started_at
+                )
         elif isinstance(entity, EnvironmentSnapshot):
             conn.execute(
                 "INSERT INTO environments (run_id, body) VALUES (?, ?)"
