@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from contexta.config import UnifiedConfig, resolve_config
 from contexta.errors import ConfigError
+from contexta.handoff.facade import HandoffMethods
 from contexta.query.service import QueryService
 from contexta.store.repositories import MetadataStore, RecordStore
 from contexta.store.sqlite_store import SQLiteStore
@@ -23,7 +24,7 @@ if TYPE_CHECKING:  # capture pulls in the OpenTelemetry SDK: imported on first u
     from contexta.capture.session import CaptureSession
 
 
-class Contexta(QueryService):
+class Contexta(QueryService, HandoffMethods):
     """A workspace handle.
 
     ``Contexta(config=UnifiedConfig(project_name=..., workspace=WorkspaceConfig(root_path=...)))``
