@@ -32,6 +32,11 @@ them with their retries, headers, TLS and compression: no second OTLP encoder or
 The way back is :func:`spans_from_otlp` (protobuf -> :class:`SpanData`) and
 :func:`writes_for_spans` (-> the rows :func:`~contexta.exporters.mapping.map_span` makes):
 a replayed workspace maps back to the same rows (``tests/test_replay.py`` checks it).
+An entity that is still ``open`` (a running or a crashed run) is sent **without an end time**:
+the mapping turns a finished span into a terminal row whatever its ``contexta.status``, and an
+unset end time is what keeps it open on the way back. Trace UIs may show such a span with no
+or a negative duration.
+
 Not carried, because the semantic conventions have no attribute for them: a run's
 ``description``, and the free-form ``attributes`` of stages, batches, samples, deployments and
 environment snapshots.
@@ -311,7 +316,6 @@ def build_run(
 
     # records -> events on the span of their scope (or the nearest existing ancestor)
     events: dict[str, list[Event]] = {ref: [] for ref in contexts}
-    latest: dict[str, int] = {}
     plain: list[tuple[str, RecordView]] = []
     exceptions: dict[str, str] = {}
     rescoped = 0
@@ -323,10 +327,6 @@ def build_run(
                 (ref for ref in (view.batch_ref, view.stage_ref) if ref and ref in contexts), run.run_ref
             )
             rescoped += 1
-        when = _ns(view.observed_at)
-        for ref in (view.sample_ref, view.batch_ref, view.stage_ref, run.run_ref):
-            if ref and when > latest.get(ref, 0):
-                latest[ref] = when
         if view.record_type == "span":
             plain.append((owner, view))
             continue
@@ -368,11 +368,12 @@ def build_run(
         }
         events[run.run_ref].append(Event(sc.EVENT_ENVIRONMENT, attrs, _ns(env.captured_at)))
 
-    def end_of(ref: str, start: int, ended_at: str | None, status: str) -> int:
+    def end_of(ref: str, start: int, ended_at: str | None, status: str) -> int | None:
         if ended_at is not None:
             return _ns(ended_at)
-        # open (or a sample without an end): the latest time known below it, at least its start
-        return max(start, latest.get(ref, 0)) if status == "open" else start
+        # Still open (a running or crashed run): no end time, which is how the mapping (and so
+        # the collector) knows an entity is open; a completed sample without an end: its start
+        return None if status == "open" else start
 
     spans: list[ReadableSpan] = []
 
@@ -383,7 +384,7 @@ def build_run(
         attrs: dict[str, Any],
         status: str,
         start: int,
-        end: int,
+        end: int | None,
     ) -> None:
         spans.append(
             ReadableSpan(
@@ -409,12 +410,6 @@ def build_run(
     if run.dataset_refs:
         run_attrs[sc.DATASET_REFS] = tuple(run.dataset_refs)
     start = _ns(run.started_at)
-    if bundle.last_seen_at:
-        latest[run.run_ref] = max(latest.get(run.run_ref, 0), _ns(bundle.last_seen_at))
-    ends: list[int] = []
-    for stage in bundle.stages:
-        ends.append(end_of(stage.stage_execution_ref, _ns(stage.started_at), stage.ended_at, stage.status))
-    latest[run.run_ref] = max([latest.get(run.run_ref, 0), *ends])
     add(
         f"run {run.name}",
         run.run_ref,
@@ -559,7 +554,7 @@ def build_deployment(
     if deployment.order_index is not None:
         attrs[sc.ORDER_INDEX] = deployment.order_index
     start = _ns(deployment.started_at)
-    end = _ns(deployment.ended_at) if deployment.ended_at else start
+    end = _ns(deployment.ended_at) if deployment.ended_at else None if deployment.status == "open" else start
     return ReadableSpan(
         name=f"deployment {deployment.deployment_name}",
         context=context,
@@ -1002,11 +997,10 @@ def spans_from_otlp(request: Any) -> list[SpanData]:
 
 
 def writes_for_spans(spans: Iterable[SpanData]) -> Writes:
-    """The workspace rows a set of received spans stands for (what a receiver applies).
-
-    A span whose ``contexta.status`` is ``open`` is mapped as not finished (a replayed open run
-    stays open); a plain span is kept under the contexta span it ran in, when that span is
-    among ``spans`` (a parent is looked up by span id)."""
+    """The workspace rows a set of received spans stands for, mapped as the collector maps them:
+    every received span is final, and one without an end time (how replay sends an entity that
+    is still open) maps as ``open``. A plain span is kept under the contexta span it ran in when
+    that span is among ``spans`` (looked up by parent span id)."""
     spans = list(spans)
     scopes: dict[str, Scope] = {}
     for span in spans:
@@ -1015,8 +1009,7 @@ def writes_for_spans(spans: Iterable[SpanData]) -> Writes:
             scopes[span.span_id] = scope
     total = Writes()
     for span in spans:
-        finished = span.end_ns is not None and span.attributes.get(sc.STATUS) != "open"
-        writes = map_span(span, finished=finished, parent_scope=scopes.get)
+        writes = map_span(span, finished=True, parent_scope=scopes.get)
         total.projects += writes.projects
         total.entities += writes.entities
         total.records += writes.records

@@ -479,9 +479,9 @@ def test_replay_sends_the_span_tree_with_historical_times(seeded: dict[str, Any]
     assert artifact.attributes[sc.ARTIFACT_SIZE_BYTES] == 2048
     assert [e.name for e in run.events] == [sc.EVENT_METRIC, sc.EVENT_ENVIRONMENT]
 
-    # the open run stays open (contexta.status), ending at its latest known time
+    # the open run is sent without an end time: that is how a receiver's mapping keeps it open
     still = _span(spans, sc.RUN_REF, seeded["open"])
-    assert still.attributes[sc.STATUS] == "open" and still.end_ns == _ns("2025-03-20T01:30:00Z")
+    assert still.attributes[sc.STATUS] == "open" and still.end_ns is None
 
     # the captured run keeps its live ids; its plain span comes back under its stage
     captured = seeded["ctx"].get_run_snapshot(seeded["captured"]).run
@@ -737,3 +737,31 @@ def test_max_span_events_keeps_the_last_events_and_counts_the_rest(seeded: dict[
         None,
     ]  # last two: metric, artifact
     assert train.dropped_events == 2  # of three loss values and the artifact
+
+
+def test_replay_into_the_contexta_collector_rebuilds_the_same_answers(
+    seeded: dict[str, Any], tmp_path: Path
+) -> None:
+    """The same round trip through the real receiver: replay -> OTLP/HTTP -> collector -> workspace."""
+    from contexta.collector import CollectorServer
+    from contexta.collector.workspace_sink import WorkspaceSink
+    from contexta.store.sqlite_store import SQLiteStore
+
+    store = SQLiteStore(tmp_path / "collected" / "contexta.db")
+    server = CollectorServer(WorkspaceSink(store), http_port=0, grpc_port=None)
+    server.start()
+    try:
+        host, port = server.http_address  # type: ignore[misc]
+        summary = replay_workspace(seeded["ctx"], endpoint=f"http://{host}:{port}")
+        assert summary.ok, summary.problems
+    finally:
+        server.stop()
+        store.close()
+    original: Contexta = seeded["ctx"]
+    with Contexta(workspace=tmp_path / "collected", config={"project_name": PROJECT}, environ={}) as copy:
+        for run_ref in seeded["runs"]:
+            want = original.get_run_snapshot(run_ref).to_dict()
+            assert _strip_missing_ids(want, copy.get_run_snapshot(run_ref).to_dict()) == want, run_ref
+            assert _timeless(copy.diagnose_run(run_ref).to_dict()) == _timeless(
+                original.diagnose_run(run_ref).to_dict()
+            )
