@@ -1,19 +1,23 @@
 """Reports: titled sections of rows, rendered as text, Markdown, JSON or HTML.
 
 A section is a small table (``columns`` and ``rows``) plus optional free lines, so one
-structure renders everywhere. HTML escapes every user-supplied string.
+structure renders everywhere. A section may also carry the data of a picture (``visual``:
+metric curves, the stage timeline, the lineage graph) that only the HTML page draws
+(``contexta.html``). HTML escapes every user-supplied string.
 """
 
 from __future__ import annotations
 
-import html
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from contexta.html import extract, lineage_data
+from contexta.html.model import Visual
 from contexta.query.compare import latest_metrics
-from contexta.query.results import DiagnosisResult, MultiRunComparison, RunSnapshot
+from contexta.query.results import DiagnosisResult, LineageGraph, MultiRunComparison, RunSnapshot
+from contexta.store.base import RecordView
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +26,20 @@ class ReportSection:
     columns: tuple[str, ...] = ()
     rows: tuple[tuple[Any, ...], ...] = ()
     lines: tuple[str, ...] = ()
+    #: picture data drawn by ``to_html()`` only (not part of ``to_dict()``/JSON, text or Markdown)
+    visual: Visual | None = None
+
+    def to_pandas(self) -> Any:
+        """The section's table as a pandas DataFrame (needs ``pip install 'contexta[pandas]'``)."""
+        from contexta.query.frames import to_frame
+
+        return to_frame(self.columns, self.rows, "pandas")
+
+    def to_polars(self) -> Any:
+        """The section's table as a polars DataFrame (needs ``pip install 'contexta[polars]'``)."""
+        from contexta.query.frames import to_frame
+
+        return to_frame(self.columns, self.rows, "polars")
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,25 +98,10 @@ class Report:
         return "\n".join(out) + "\n"
 
     def to_html(self) -> str:
-        esc = html.escape
-        parts = [
-            "<!DOCTYPE html><html><head><meta charset='utf-8'>",
-            f"<title>{esc(self.title)}</title>",
-            "<style>body{font-family:system-ui,sans-serif;margin:2rem;color:#222}"
-            "table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ccc;padding:.25rem .5rem;"
-            "text-align:left}th{background:#f3f3f3}</style></head><body>",
-            f"<h1>{esc(self.title)}</h1>",
-        ]
-        for s in self.sections:
-            parts.append(f"<section><h2>{esc(s.title)}</h2>")
-            if s.rows:
-                parts.append("<table><tr>" + "".join(f"<th>{esc(c)}</th>" for c in s.columns) + "</tr>")
-                parts += ["<tr>" + "".join(f"<td>{esc(_cell(v))}</td>" for v in r) + "</tr>" for r in s.rows]
-                parts.append("</table>")
-            parts += [f"<p>{esc(line)}</p>" for line in s.lines]
-            parts.append("</section>")
-        parts.append("</body></html>")
-        return "".join(parts)
+        """One self-contained page (inline CSS and SVG, no script): see ``docs/reports.md``."""
+        from contexta.html.report_page import render_report
+
+        return render_report(self)
 
     def _repr_html_(self) -> str:
         return self.to_html()
@@ -131,8 +134,16 @@ def _md(text: str) -> str:
     return escaped.replace("\r\n", "<br>").replace("\n", "<br>")
 
 
-def snapshot_report(snapshot: RunSnapshot, diagnosis: DiagnosisResult) -> Report:
+def snapshot_report(
+    snapshot: RunSnapshot, diagnosis: DiagnosisResult, lineage: LineageGraph | None = None
+) -> Report:
+    """The report of one run. ``Run Summary`` carries the lineage graph (``lineage`` when given,
+    else datasets, environment, artifacts and deployments from the snapshot), ``Stages`` the stage
+    timeline and ``Metrics`` the metric curves."""
     run = snapshot.run
+    graph = (
+        lineage_data.lineage_graph(lineage) if lineage is not None else lineage_data.snapshot_graph(snapshot)
+    )
     sections = [
         ReportSection(
             "Run Summary",
@@ -144,18 +155,21 @@ def snapshot_report(snapshot: RunSnapshot, diagnosis: DiagnosisResult) -> Report
                 ("ended_at", run.ended_at),
                 ("datasets", ", ".join(run.dataset_refs) or None),
             ),
+            visual=graph,
         ),
         ReportSection(
             "Stages",
             ("order", "stage", "status", "started_at", "ended_at"),
             tuple((s.order_index, s.name, s.status, s.started_at, s.ended_at) for s in snapshot.stages),
+            visual=extract.timeline(snapshot),
         ),
     ]
     metrics = latest_metrics(snapshot.records)
     rows = tuple(
         (stage or "(run)", key, value) for stage, values in metrics.items() for key, value in values.items()
     )
-    sections.append(ReportSection("Metrics", ("stage", "metric", "latest"), rows))
+    curves = extract.curves([(run.name, snapshot.records)])
+    sections.append(ReportSection("Metrics", ("stage", "metric", "latest"), rows, visual=curves))
     sections.append(
         ReportSection(
             "Artifacts",
@@ -224,12 +238,20 @@ def snapshot_report(snapshot: RunSnapshot, diagnosis: DiagnosisResult) -> Report
     return Report(f"Run report: {run.run_ref}", sections)
 
 
-def multi_run_report(comparison: MultiRunComparison, diagnoses: Sequence[DiagnosisResult]) -> Report:
+def multi_run_report(
+    comparison: MultiRunComparison,
+    diagnoses: Sequence[DiagnosisResult],
+    records: Sequence[Sequence[RecordView]] | None = None,
+) -> Report:
+    """Two or more runs side by side. With ``records`` (each run's, in ``run_ids`` order) the
+    ``Metrics`` section also carries the overlaid metric curves."""
     names = [ref.rsplit(".", 1)[1] for ref in comparison.run_ids]
+    curves = extract.curves(list(zip(names, records, strict=True))) if records is not None else None
     metrics = ReportSection(
         "Metrics",
         ("stage", "metric", *names),
         tuple((stage or "(run)", key, *values) for stage, key, values in comparison.table),
+        visual=curves,
     )
     diagnostics = ReportSection(
         "Diagnostics",

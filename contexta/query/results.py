@@ -37,6 +37,27 @@ class _Result:
         return _plain(self)  # type: ignore[no-any-return]
 
 
+class _Tabular:
+    """``to_pandas()`` / ``to_polars()`` of a result whose ``_table()`` is ``(columns, rows)``."""
+
+    __slots__ = ()
+
+    def _table(self) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
+        raise NotImplementedError
+
+    def to_pandas(self) -> Any:
+        """A pandas DataFrame (needs ``pip install 'contexta[pandas]'``)."""
+        from contexta.query.frames import to_frame
+
+        return to_frame(*self._table(), "pandas")
+
+    def to_polars(self) -> Any:
+        """A polars DataFrame (needs ``pip install 'contexta[polars]'``)."""
+        from contexta.query.frames import to_frame
+
+        return to_frame(*self._table(), "polars")
+
+
 @dataclass(frozen=True, slots=True)
 class StageView(_Result):
     """A stage as a snapshot shows it."""
@@ -156,6 +177,23 @@ class RunSnapshot(_Result):
             return merged
         return dict(groups.get(stage_name, {}))
 
+    def to_pandas(self) -> Any:
+        """The run's metric records as a tidy pandas DataFrame (the columns of ``metrics_frame``)."""
+        from contexta.query.frames import metrics_frame
+
+        return metrics_frame([self.records], backend="pandas")
+
+    def to_polars(self) -> Any:
+        """The run's metric records as a tidy polars DataFrame (the columns of ``metrics_frame``)."""
+        from contexta.query.frames import metrics_frame
+
+        return metrics_frame([self.records], backend="polars")
+
+    def _repr_html_(self) -> str:
+        from contexta.html.notebook import snapshot_html
+
+        return snapshot_html(self)
+
 
 @dataclass(frozen=True, slots=True)
 class MetricDelta(_Result):
@@ -181,18 +219,43 @@ class StageComparison(_Result):
 
 
 @dataclass(frozen=True, slots=True)
-class RunComparison(_Result):
+class RunComparison(_Result, _Tabular):
     left_run_id: str
     right_run_id: str
     stage_comparisons: list[StageComparison]
 
+    def _table(self) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
+        columns = ("stage", "key", "left", "right", "delta", "left_status", "right_status")
+        rows = [
+            (s.stage_name, d.metric_key, d.left_value, d.right_value, d.delta, s.left_status, s.right_status)
+            for s in self.stage_comparisons
+            for d in s.metric_deltas
+        ]
+        return columns, rows
+
+    def _repr_html_(self) -> str:
+        from contexta.html.notebook import run_comparison_html
+
+        return run_comparison_html(self)
+
 
 @dataclass(frozen=True, slots=True)
-class MultiRunComparison(_Result):
+class MultiRunComparison(_Result, _Tabular):
     run_ids: list[str]
     #: ``(stage_name, metric_key) -> [value per run, None where missing]``
     table: list[tuple[str | None, str, list[float | None]]]
     pairwise: list[RunComparison]
+
+    def _table(self) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
+        """``stage``, ``key``, then one column per run: its name, or its ref when names repeat."""
+        names = [ref.rsplit(".", 1)[1] for ref in self.run_ids]
+        runs = names if len(set(names)) == len(names) else list(self.run_ids)
+        return ("stage", "key", *runs), [(stage, key, *values) for stage, key, values in self.table]
+
+    def _repr_html_(self) -> str:
+        from contexta.html.notebook import multi_comparison_html
+
+        return multi_comparison_html(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,9 +268,20 @@ class DiagnosticIssue(_Result):
 
 
 @dataclass(frozen=True, slots=True)
-class DiagnosisResult(_Result):
+class DiagnosisResult(_Result, _Tabular):
     run_id: str
     issues: list[DiagnosticIssue]
+
+    def _table(self) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
+        columns = ("severity", "code", "subject", "summary", "evidence")
+        return columns, [
+            (i.severity, i.code, i.subject_ref, i.summary, list(i.evidence_refs)) for i in self.issues
+        ]
+
+    def _repr_html_(self) -> str:
+        from contexta.html.notebook import diagnosis_html
+
+        return diagnosis_html(self)
 
     @property
     def errors(self) -> list[DiagnosticIssue]:
@@ -239,3 +313,8 @@ class LineageGraph(_Result):
     direction: str
     nodes: list[LineageNode]
     edges: list[LineageEdgeView]
+
+    def _repr_html_(self) -> str:
+        from contexta.html.notebook import lineage_html
+
+        return lineage_html(self)
