@@ -8,10 +8,12 @@ import inspect
 import re
 import typing
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
 import contexta.contract._base as base
+from contexta.cli.delegated import DELEGATED
 from contexta.cli.main import build_parser, main
 from contexta.contract.lineage import RelationType
 from contexta.contract.refs import ARITY
@@ -45,19 +47,53 @@ def table_rows(text: str) -> list[list[str]]:
 
 
 # ----------------------------------------------------------------------------- docs/cli.md
+class _Parsed(Exception):
+    def __init__(self, parser: argparse.ArgumentParser) -> None:
+        super().__init__(parser.prog)
+        self.parser = parser
+
+
+def _delegated_parser(name: str) -> argparse.ArgumentParser:
+    """The parser ``contexta NAME`` really uses: the delegate builds its own, caught as it parses."""
+
+    def capture(self: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
+        raise _Parsed(self)
+
+    with mock.patch.object(argparse.ArgumentParser, "parse_args", capture):
+        try:
+            main([name])
+        except _Parsed as parsed:
+            return parsed.parser
+    raise AssertionError(f"contexta {name} never parsed its arguments")
+
+
 def _subcommands() -> dict[str, argparse.ArgumentParser]:
     parser = build_parser()
     action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    return dict(action.choices)
+    commands = dict(action.choices)
+    for name in DELEGATED:
+        commands[name] = _delegated_parser(name)
+    return commands
 
 
 COMMANDS = _subcommands()
+ALL = {
+    "runs", "show", "diagnose", "compare", "lineage", "report", "deployments", "export", "doctor",
+    "gate", "rollback-candidate", "collector", "replay",
+}  # fmt: skip
 
 
 def test_there_are_commands() -> None:
-    assert {"runs", "show", "diagnose", "compare", "lineage", "report", "deployments", "doctor"} <= set(
-        COMMANDS
-    )
+    assert set(COMMANDS) == ALL
+    assert set(DELEGATED) == {"gate", "rollback-candidate", "collector"}
+
+
+def test_delegated_parsers_are_the_real_ones() -> None:
+    assert COMMANDS["gate"].prog == "contexta gate"
+    assert "--policy" in COMMANDS["gate"]._option_string_actions
+    assert COMMANDS["rollback-candidate"].prog == "contexta rollback-candidate"
+    assert "--grpc-port" in COMMANDS["collector"]._option_string_actions
+    assert "--endpoint" in COMMANDS["replay"]._option_string_actions
 
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))
@@ -71,6 +107,8 @@ def test_command_is_documented(command: str) -> None:
         if part == "**Output" and command == "report":
             continue  # the report's output is the report: its formats are in the options table
         assert part in body, f"section {heading!r} lacks {part!r}"
+    codes = body.split("**Exit codes.**", 1)[1].split("\n\n", 1)[0]
+    assert re.search(r"\b0\b", codes) and re.search(r"\b2\b", codes), f"{command}: exit codes 0 and 2"
     parser = COMMANDS[command]
     for action in parser._actions:
         if isinstance(action, argparse._HelpAction):
@@ -96,11 +134,17 @@ def test_top_level_help_and_version_are_documented(capsys: pytest.CaptureFixture
     assert main(["--help"]) == 0
     out, _ = capsys.readouterr()
     for command in COMMANDS:
-        assert command in out
+        assert re.search(rf"^\s+{re.escape(command)}\b", out, re.MULTILINE), f"{command} not in --help"
     text = read("cli.md")
     assert "contexta --version" in text
     for code in ("| 0 |", "| 1 |", "| 2 |"):
         assert code in text
+
+
+def test_cli_design_notes_say_why_argparse() -> None:
+    notes = section(read("cli.md"), "## Design notes")
+    assert "argparse" in notes and "click" in notes and "rich" in notes
+    assert "CONTEXTA_FORCE_TTY" in read("cli.md")
 
 
 # ----------------------------------------------------------------------------- docs/diagnostics.md

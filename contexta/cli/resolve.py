@@ -19,6 +19,8 @@ from contexta.store.uri import DB_FILENAME
 
 SQLITE_PREFIX = "sqlite:///"
 
+OK, FINDINGS, USAGE = 0, 1, 2  # the exit codes every command shares (docs/cli.md, "Exit codes")
+
 
 class UsageError(Exception):
     """Bad input found by the CLI itself; printed as ``contexta: error: <message>``, exit 2."""
