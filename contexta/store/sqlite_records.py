@@ -186,14 +186,26 @@ class RecordTable:
         self.queue.append(fields)
 
     def drain(self) -> None:
-        """Write every queued capture row (called under the database lock)."""
+        """Write every queued capture row (called under the database lock).
+
+        If the write fails (disk full, I/O error) the rows go back to the front of the queue
+        and the next round retries them: a telemetry failure delays data, it does not drop it.
+        """
         if not self.queue:
             return
-        with self.db.write() as conn:
-            rows = []
-            while self.queue:
-                rows.append(self._row(conn, self.queue.popleft()))
-            conn.executemany(_INSERT, rows)
+        batch = []
+        while self.queue:
+            batch.append(self.queue.popleft())
+        try:
+            with self.db.write() as conn:
+                self.insert_trusted(conn, batch)
+        except BaseException:
+            self.queue.extendleft(reversed(batch))
+            raise
+
+    def insert_trusted(self, conn: sqlite3.Connection, batch: Iterable[RecordFields]) -> None:
+        """Insert rows whose content needs no conflict check (first write of a ref wins)."""
+        conn.executemany(_INSERT, [self._row(conn, fields) for fields in batch])
 
     def read_run(self, conn: sqlite3.Connection, run_ref: str, run_id: int) -> list[RecordView]:
         ref_of, name_of = self.interner.ref_of, self.interner.name_of
