@@ -1,0 +1,635 @@
+#!/usr/bin/env python3
+"""Collector ingest benchmark: sustained OTLP/HTTP into a workspace, durable before each ack.
+
+Run from the repository root:
+
+    .venv/bin/python benchmarks/bench_collector.py            # full: 3 clients x 120 requests x 512 spans
+    .venv/bin/python benchmarks/bench_collector.py --quick    # smoke run, a few seconds
+    .venv/bin/python benchmarks/bench_collector.py --profile  # + py-spy profile of the collector
+
+The collector runs as a subprocess (``python -m contexta.collector.cli``, HTTP only, on
+127.0.0.1) on a fresh workspace. Several client processes first encode their requests
+(``ExportTraceServiceRequest`` protobufs of ``--spans`` spans each), then post them as fast as
+the collector acknowledges them over keep-alive connections. Every 200 means the request is
+committed to SQLite (the collector acknowledges only after the commit).
+
+Each trace request is one stage of a run: 1 stage span, 15 batches of 1 batch span, 16 sample
+spans and 17 plain child spans (DB calls under the samples), and 1 plain span under the stage:
+512 spans, 256 contexta spans with one ``contexta.metric`` event each, 256 plain spans. Span ids
+are random, as SDKs make them (sequential ids would flatter the B-tree inserts by about a
+quarter); inside a request children come before their parents (the order SDKs export in). A
+second phase posts ``ExportMetricsServiceRequest`` gauge points carrying ``contexta.run.ref``.
+Last, the same trace requests go straight to ``WorkspaceSink.consume`` in this process (no HTTP,
+one thread): the cost of mapping and storing alone.
+
+Prints a table and writes ``benchmarks/results/collector.json`` (``collector-quick.json`` with
+--quick). The workspace is checked afterwards: every span, record and point must be there.
+This is a script, not a test: nothing here asserts on time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing as mp
+import os
+import platform
+import queue
+import random
+import re
+import shutil
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+TARGET_SPANS_PER_S = 20_000
+MLFLOW_OTLP_SPANS_PER_S = 1_900  # MLflow's OTLP endpoint, measured on this machine (for reference)
+PROJECT = "bench"
+T0 = 1_735_689_600_000_000_000  # 2025-01-01T00:00:00Z in ns
+BATCHES_PER_REQUEST = 15
+SAMPLES_PER_BATCH = 16
+PLAIN_PER_BATCH = 17
+
+
+# -- request encoding (runs in the client processes) ------------------------------------------------
+def _kv(key: str, value: Any) -> Any:
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+    if isinstance(value, bool):
+        return KeyValue(key=key, value=AnyValue(bool_value=value))
+    if isinstance(value, int):
+        return KeyValue(key=key, value=AnyValue(int_value=value))
+    if isinstance(value, float):
+        return KeyValue(key=key, value=AnyValue(double_value=value))
+    return KeyValue(key=key, value=AnyValue(string_value=value))
+
+
+class Encoder:
+    """Builds the trace and metric requests of one client (its own run, stages numbered by request)."""
+
+    def __init__(self, client: int, spans_per_request: int) -> None:
+        self.client = client
+        self.run_name = f"c{client}"
+        self.run_ref = f"run:{PROJECT}.{self.run_name}"
+        self.trace_id = (0xC0FFEE0000000000 + client).to_bytes(16, "big")
+        scale = spans_per_request / 512
+        self.batches = max(1, round(BATCHES_PER_REQUEST * scale))
+
+    def _span(
+        self,
+        scope: Any,
+        span_id: int,
+        parent: int | None,
+        name: str,
+        start: int,
+        attrs: dict[str, Any],
+        event: dict[str, Any] | None = None,
+        kind: int = 1,
+    ) -> None:
+        span = scope.spans.add(
+            trace_id=self.trace_id,
+            span_id=span_id.to_bytes(8, "big"),
+            name=name,
+            kind=kind,
+            start_time_unix_nano=start,
+            end_time_unix_nano=start + 900_000,
+        )
+        if parent is not None:
+            span.parent_span_id = parent.to_bytes(8, "big")
+        span.attributes.extend(_kv(k, v) for k, v in attrs.items())
+        if event is not None:
+            added = span.events.add(name="contexta.metric", time_unix_nano=start + 500_000)
+            added.attributes.extend(_kv(k, v) for k, v in event.items())
+
+    def _metric(self, key: str, value: float, record_id: str, step: int | None = None) -> dict[str, Any]:
+        event: dict[str, Any] = {
+            "contexta.metric.key": key,
+            "contexta.metric.value": value,
+            "contexta.record.ref": f"record:{PROJECT}.{self.run_name}.{record_id}",
+        }
+        if step is not None:
+            event["contexta.metric.step"] = step
+        return event
+
+    def run_request(self) -> bytes:
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+        request = ExportTraceServiceRequest()
+        group = request.resource_spans.add()
+        group.resource.attributes.append(_kv("service.name", f"bench-client-{self.client}"))
+        scope = group.scope_spans.add()
+        attrs = {
+            "contexta.entity.kind": "run",
+            "contexta.project": PROJECT,
+            "contexta.run.ref": self.run_ref,
+            "contexta.run.name": self.run_name,
+            "contexta.status": "completed",
+        }
+        self._span(scope, 1, None, f"run {self.run_name}", T0, attrs)
+        return request.SerializeToString()
+
+    def trace_request(self, index: int) -> tuple[bytes, int, int]:
+        """(body, spans, contexta metric events) of request ``index``: stage ``s<index>``."""
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+        request = ExportTraceServiceRequest()
+        group = request.resource_spans.add()
+        group.resource.attributes.append(_kv("service.name", f"bench-client-{self.client}"))
+        scope = group.scope_spans.add()
+        stage = f"s{index}"
+        stage_ref = f"stage:{PROJECT}.{self.run_name}.{stage}"
+        ids = random.Random(self.client * 1_000_003 + index)  # random span ids, as SDKs make them
+        stage_id = ids.getrandbits(63) | 1
+        start = T0 + index * 1_000_000_000
+        common = {
+            "contexta.project": PROJECT,
+            "contexta.run.ref": self.run_ref,
+            "contexta.status": "completed",
+        }
+        spans = events = 0
+        for b in range(self.batches):
+            batch = f"b{b}"
+            batch_ref = f"batch:{PROJECT}.{self.run_name}.{stage}.{batch}"
+            batch_id = ids.getrandbits(63) | 1
+            sample_ids = [ids.getrandbits(63) | 1 for _ in range(SAMPLES_PER_BATCH)]
+            # plain spans first (children end, and are exported, before their parents)
+            for p in range(PLAIN_PER_BATCH):
+                parent = sample_ids[p % SAMPLES_PER_BATCH]
+                attrs = {
+                    "db.system": "postgresql",
+                    "db.query.text": "SELECT * FROM features WHERE id = $1",
+                    "db.rows": p,
+                }
+                self._span(
+                    scope, ids.getrandbits(63) | 1, parent, "SELECT features", start + p, attrs, kind=3
+                )
+                spans += 1
+            for s, sample_id in enumerate(sample_ids):
+                attrs = dict(common)
+                attrs.update(
+                    {
+                        "contexta.entity.kind": "sample",
+                        "contexta.stage.ref": stage_ref,
+                        "contexta.batch.ref": batch_ref,
+                        "contexta.sample.ref": f"sample:{PROJECT}.{self.run_name}.{stage}.{batch}.x{s}",
+                        "contexta.sample.name": f"x{s}",
+                        "contexta.order_index": s,
+                    }
+                )
+                event = self._metric("score", s / 16, f"m{index}-{b}-{s}")
+                self._span(scope, sample_id, batch_id, f"sample x{s}", start + s, attrs, event)
+                spans += 1
+                events += 1
+            attrs = dict(common)
+            attrs.update(
+                {
+                    "contexta.entity.kind": "batch",
+                    "contexta.stage.ref": stage_ref,
+                    "contexta.batch.ref": batch_ref,
+                    "contexta.batch.name": batch,
+                    "contexta.order_index": b,
+                }
+            )
+            event = self._metric("loss", 1 / (b + 1), f"m{index}-{b}", step=b)
+            self._span(scope, batch_id, stage_id, f"batch {batch}", start + b, attrs, event)
+            spans += 1
+            events += 1
+        attrs = {
+            "http.request.method": "GET",
+            "url.full": "http://features.internal/config",
+            "http.response.status_code": 200,
+        }
+        self._span(scope, ids.getrandbits(63) | 1, stage_id, "GET /config", start, attrs, kind=3)
+        spans += 1
+        attrs = dict(common)
+        attrs.update(
+            {
+                "contexta.entity.kind": "stage",
+                "contexta.run.name": self.run_name,
+                "contexta.stage.ref": stage_ref,
+                "contexta.stage.name": stage,
+                "contexta.order_index": index,
+            }
+        )
+        event = self._metric("rows", 1000.0, f"m{index}")
+        self._span(scope, stage_id, 1, f"stage {stage}", start, attrs, event)
+        return request.SerializeToString(), spans + 1, events + 1
+
+    def metrics_request(self, index: int, points: int) -> bytes:
+        from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+
+        request = ExportMetricsServiceRequest()
+        group = request.resource_metrics.add()
+        group.resource.attributes.append(_kv("service.name", f"bench-client-{self.client}"))
+        scope = group.scope_metrics.add()
+        per_metric = 64
+        for m in range(max(1, points // per_metric)):
+            metric = scope.metrics.add(name=f"contexta.metric.gpu{m}", unit="1")
+            for p in range(per_metric):
+                point = metric.gauge.data_points.add(
+                    time_unix_nano=T0 + (index * per_metric + p) * 1_000_000, as_double=p / per_metric
+                )
+                point.attributes.extend(
+                    [
+                        _kv("contexta.run.ref", self.run_ref),
+                        _kv("contexta.metric.step", index * per_metric + p),
+                    ]
+                )
+        return request.SerializeToString()
+
+
+# -- client processes -----------------------------------------------------------------------------
+def client_main(
+    client: int,
+    address: tuple[str, int],
+    phase: str,
+    requests: int,
+    spans: int,
+    ready: Any,
+    go: Any,
+    results: Any,
+) -> None:
+    encoder = Encoder(client, spans)
+    if phase == "traces":
+        bodies = [encoder.run_request()]
+        items = [1]
+        events = [0]
+        for index in range(requests):
+            body, count, metric_events = encoder.trace_request(index)
+            bodies.append(body)
+            items.append(count)
+            events.append(metric_events)
+        path = "/v1/traces"
+    else:
+        bodies = [encoder.metrics_request(index, spans) for index in range(requests)]
+        items = [(spans // 64) * 64] * requests
+        events = [0] * requests
+        path = "/v1/metrics"
+    ready.put(client)
+    go.wait()
+    connection = http.client.HTTPConnection(*address, timeout=120)
+    latencies = []
+    errors = 0
+    started = time.perf_counter()
+    for body in bodies:
+        sent = time.perf_counter()
+        for _attempt in range(20):
+            try:
+                connection.request(
+                    "POST", path, body=body, headers={"Content-Type": "application/x-protobuf"}
+                )
+                response = connection.getresponse()
+                response.read()
+            except (OSError, http.client.HTTPException):
+                connection.close()
+                connection = http.client.HTTPConnection(*address, timeout=120)
+                errors += 1
+                continue
+            if response.status == 200:
+                break
+            errors += 1
+            time.sleep(0.05)
+        latencies.append(time.perf_counter() - sent)
+    elapsed = time.perf_counter() - started
+    connection.close()
+    results.put(
+        {
+            "client": client,
+            "started": started,
+            "elapsed": elapsed,
+            "items": sum(items),
+            "metric_events": sum(events),
+            "requests": len(bodies),
+            "errors": errors,
+            "bytes": sum(len(b) for b in bodies),
+            "latencies": latencies,
+        }
+    )
+
+
+# -- the collector subprocess ----------------------------------------------------------------------
+class Collector:
+    def __init__(self, workspace: Path) -> None:
+        command = [
+            sys.executable,
+            "-u",
+            "-m",
+            "contexta.collector.cli",
+            "--workspace",
+            str(workspace),
+            "--port",
+            "0",
+            "--grpc-port",
+            "-1",
+        ]
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.output: list[str] = []
+        self.pump = threading.Thread(target=self._pump, daemon=True)
+        self.pump.start()
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                line = self.lines.get(timeout=1)
+            except queue.Empty:
+                line = ""
+            if match := re.search(r"listening on http://([0-9.]+):(\d+)", line):
+                self.address = (match.group(1), int(match.group(2)))
+                return
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise SystemExit("collector did not start:\n" + "".join(self.output))
+
+    def _pump(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.output.append(line)
+            self.lines.put(line)
+
+    @staticmethod
+    def status(pid: int, field: str) -> int:
+        """A ``/proc/<pid>/status`` value in KiB (VmHWM: peak resident set size)."""
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+        except OSError:
+            pass
+        return 0
+
+    @staticmethod
+    def cpu_of(pid: int) -> float:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds (user + system) the collector process used so far."""
+        return self.cpu_of(self.process.pid)
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=120)
+        self.pump.join(timeout=10)
+        assert self.process.stdout is not None
+        self.process.stdout.close()
+
+
+def run_phase(collector: Collector, phase: str, clients: int, requests: int, spans: int) -> dict[str, Any]:
+    ctx = mp.get_context("spawn")
+    ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Event()
+    workers = [
+        ctx.Process(
+            target=client_main, args=(c, collector.address, phase, requests, spans, ready, go, results)
+        )
+        for c in range(clients)
+    ]
+    for worker in workers:
+        worker.start()
+    for _ in workers:
+        ready.get(timeout=600)
+    cpu_before = collector.cpu_seconds()
+    wall = time.perf_counter()
+    go.set()
+    reports = [results.get(timeout=3600) for _ in workers]
+    wall = time.perf_counter() - wall
+    cpu = collector.cpu_seconds() - cpu_before
+    for worker in workers:
+        worker.join()
+    items = sum(r["items"] for r in reports)
+    events = sum(r["metric_events"] for r in reports)
+    latencies = sorted(x for r in reports for x in r["latencies"])
+    return {
+        "clients": clients,
+        "requests": sum(r["requests"] for r in reports),
+        "items": items,
+        "metric_events": events,
+        "request_bytes": sum(r["bytes"] for r in reports),
+        "errors_retried": sum(r["errors"] for r in reports),
+        "seconds": round(wall, 3),
+        "items_per_s": round(items / wall),
+        "metric_events_per_s": round(events / wall),
+        "latency_ms_p50": round(1000 * statistics.median(latencies), 1),
+        "latency_ms_p99": round(1000 * latencies[int(0.99 * (len(latencies) - 1))], 1),
+        "collector_cpu_s": round(cpu, 2),
+        "collector_cpu_us_per_item": round(1e6 * cpu / items, 1),
+    }
+
+
+def start_profiler(pid: int, out: Path) -> subprocess.Popen[bytes]:
+    """py-spy (``pip install py-spy``) sampling every thread of the collector, collapsed stacks."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    command = [spy, "record", "--pid", str(pid), "--rate", "250", "--format", "raw", "--output", str(out)]
+    sampler = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)
+    return sampler
+
+
+def summarise_profile(path: Path, top: int = 25) -> None:
+    """Print the functions with the most samples (inclusive and self) from py-spy's raw output."""
+    inclusive: dict[str, int] = {}
+    own: dict[str, int] = {}
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or ("serve_forever" in stack and "process_request" not in stack):
+            continue  # the idle accept loop
+        count = int(count_text)
+        frames = [
+            frame.split(" (")[0] + " (" + frame.split(" (")[-1].split(":")[0].rsplit("/", 1)[-1] + ")"
+            for frame in stack.split(";")
+        ]
+        total += count
+        for frame in set(frames):
+            inclusive[frame] = inclusive.get(frame, 0) + count
+        own[frames[-1]] = own.get(frames[-1], 0) + count
+    print(f"\nprofile ({total} busy samples), {path}")
+    for title, table in (("inclusive", inclusive), ("self", own)):
+        print(f"  top {title}:")
+        for frame, count in sorted(table.items(), key=lambda item: -item[1])[:top]:
+            print(f"    {100 * count / max(total, 1):5.1f}%  {frame}")
+
+
+def in_process(requests: int, spans: int) -> dict[str, Any]:
+    """The same trace requests handed straight to ``WorkspaceSink.consume`` (no HTTP, one thread):
+    the cost of mapping and storing alone, per CPU second."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    from contexta.collector.workspace_sink import WorkspaceSink
+    from contexta.store.sqlite_store import SQLiteStore
+
+    encoder = Encoder(0, spans)
+    bodies = [encoder.run_request()] + [encoder.trace_request(index)[0] for index in range(requests)]
+    messages = [ExportTraceServiceRequest.FromString(body) for body in bodies]
+    items = requests * spans
+    work = Path(tempfile.mkdtemp(prefix="contexta-bench-sink-"))
+    store = SQLiteStore(work / "contexta.db")
+    try:
+        sink = WorkspaceSink(store)
+        wall, cpu = time.perf_counter(), time.process_time()
+        for message in messages:
+            sink.consume("traces", message)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    finally:
+        store.close()
+        shutil.rmtree(work, ignore_errors=True)
+    return {
+        "requests": requests,
+        "spans": items,
+        "spans_per_s": round(items / wall),
+        "spans_per_cpu_s": round(items / cpu),
+        "cpu_us_per_span": round(1e6 * cpu / items, 1),
+    }
+
+
+def verify(db: Path, expected: dict[str, int]) -> dict[str, int]:
+    connection = sqlite3.connect(db)
+    try:
+        counts = {
+            "stages": connection.execute("SELECT COUNT(*) FROM stages").fetchone()[0],
+            "batches": connection.execute("SELECT COUNT(*) FROM batches").fetchone()[0],
+            "samples": connection.execute("SELECT COUNT(*) FROM samples").fetchone()[0],
+            "metric_records": connection.execute(
+                "SELECT COUNT(*) FROM records WHERE record_type = 0"
+            ).fetchone()[0],
+            "span_records": connection.execute(
+                "SELECT COUNT(*) FROM records WHERE record_type = 3"
+            ).fetchone()[0],
+            "pending_spans": connection.execute("SELECT COUNT(*) FROM pending_spans").fetchone()[0],
+        }
+        integrity = connection.execute("PRAGMA quick_check").fetchone()[0]
+    finally:
+        connection.close()
+    wrong = {key: (counts[key], value) for key, value in expected.items() if counts[key] != value}
+    if wrong or integrity != "ok":
+        raise SystemExit(f"workspace check failed: {wrong} integrity={integrity}")
+    return counts
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="a few seconds: 2 clients x 10 requests")
+    parser.add_argument("--clients", type=int, default=3, help="client processes (default 3)")
+    parser.add_argument("--requests", type=int, default=120, help="trace requests per client (default 120)")
+    parser.add_argument("--spans", type=int, default=512, help="spans per trace request (default 512)")
+    parser.add_argument("--metric-requests", type=int, default=60, help="metric requests per client")
+    parser.add_argument(
+        "--profile", action="store_true", help="sample the collector with py-spy during the trace phase"
+    )
+    parser.add_argument("--out", type=Path, help="result JSON (default benchmarks/results/collector.json)")
+    args = parser.parse_args()
+    if args.quick:
+        args.clients, args.requests, args.metric_requests = 2, 10, 5
+    out = args.out or RESULTS / ("collector-quick.json" if args.quick else "collector.json")
+    load_before = os.getloadavg()[0]
+    work = Path(tempfile.mkdtemp(prefix="contexta-bench-collector-"))
+    profile = HERE / ".work" / "collector-pyspy.txt" if args.profile else None
+    try:
+        collector = Collector(work / "ws")
+        try:
+            sampler = start_profiler(collector.process.pid, profile) if profile else None
+            traces = run_phase(collector, "traces", args.clients, args.requests, args.spans)
+            if sampler is not None:
+                sampler.send_signal(signal.SIGINT)
+                sampler.wait(timeout=60)
+            metrics = run_phase(collector, "metrics", args.clients, args.metric_requests, args.spans)
+            peak_rss_kib = collector.status(collector.process.pid, "VmHWM")
+        finally:
+            collector.stop()
+        batches = args.clients * args.requests * max(1, round(BATCHES_PER_REQUEST * args.spans / 512))
+        samples = batches * SAMPLES_PER_BATCH
+        counts = verify(
+            work / "ws" / "contexta.db",
+            {
+                "stages": args.clients * args.requests,
+                "batches": batches,
+                "samples": samples,
+                "metric_records": traces["metric_events"] + metrics["items"],
+                "span_records": batches * PLAIN_PER_BATCH + args.clients * args.requests,
+                "pending_spans": 0,
+            },
+        )
+        db_bytes = sum(f.stat().st_size for f in (work / "ws").iterdir() if f.name.startswith("contexta.db"))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    sink_only = in_process(args.requests, args.spans)
+    result = {
+        "benchmark": "collector",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            # other work on the machine while this ran (1-minute load average, before and after):
+            # on 2 cores, anything above ~1 means the collector shared its cores
+            "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+        },
+        "setup": {
+            "transport": "OTLP/HTTP protobuf, keep-alive, 127.0.0.1",
+            "durability": "each 200 after the SQLite commit (WAL, synchronous=NORMAL)",
+            "clients": args.clients,
+            "spans_per_request": args.spans,
+            "trace_requests_per_client": args.requests,
+            "metric_requests_per_client": args.metric_requests,
+        },
+        "traces": traces,
+        "metrics": metrics,
+        "spans_per_s": traces["items_per_s"],
+        "metric_points_per_s": metrics["items_per_s"],
+        "metric_records_from_span_events_per_s": traces["metric_events_per_s"],
+        "collector_peak_rss_mib": round(peak_rss_kib / 1024, 1),
+        "sink_in_process": sink_only,
+        "workspace": {**counts, "database_bytes": db_bytes},
+        "target_spans_per_s": TARGET_SPANS_PER_S,
+        "meets_target": traces["items_per_s"] >= TARGET_SPANS_PER_S,
+        "reference_mlflow_otlp_spans_per_s": MLFLOW_OTLP_SPANS_PER_S,
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"{'':28}{'traces':>14}{'metrics':>14}")
+    for key, label in (
+        ("items", "items"),
+        ("requests", "requests"),
+        ("seconds", "seconds"),
+        ("items_per_s", "items/s"),
+        ("latency_ms_p50", "latency p50 ms"),
+        ("latency_ms_p99", "latency p99 ms"),
+        ("collector_cpu_s", "collector CPU s"),
+        ("collector_cpu_us_per_item", "collector CPU us/item"),
+    ):
+        print(f"{label:28}{traces[key]:>14}{metrics[key]:>14}")
+    print(
+        f"spans/s {result['spans_per_s']:,} (target {TARGET_SPANS_PER_S:,};"
+        f" MLflow OTLP ~{MLFLOW_OTLP_SPANS_PER_S:,})"
+        f", metric records from span events/s {result['metric_records_from_span_events_per_s']:,}"
+        f", metric points/s {result['metric_points_per_s']:,}, collector peak RSS"
+        f" {result['collector_peak_rss_mib']} MiB"
+    )
+    print(
+        f"in-process sink (no HTTP, one thread): {sink_only['spans_per_s']:,} spans/s,"
+        f" {sink_only['spans_per_cpu_s']:,} spans per CPU second"
+    )
+    if profile is not None:
+        summarise_profile(profile)
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
