@@ -51,6 +51,8 @@ def demo() -> int:
 def test() -> int:
     setup()
     sh(PY, "-m", "ruff", "check", "contexta", "exporters", "collector", "tests", "examples", "benchmarks")
+    # the browser tests need Debian's chromium; the script installs it when it can (root, apt)
+    sh("bash", ".ci/install-chromium.sh", check=False)
     code = sh(PY, "-m", "pytest", "-q", *sys.argv[2:], check=False)
     if code == 5:
         print("pytest collected no tests: that is a failure here", file=sys.stderr)

@@ -164,7 +164,7 @@ class QueryService:
         if len(bundles) < 2:
             raise ValidationError.for_field("runs", "needs at least two runs", list(runs))
         diagnoses = [diagnose_bundle(bundle, stale_after=self.stale_after) for bundle in bundles]
-        return multi_run_report(compare_many(bundles), diagnoses)
+        return multi_run_report(compare_many(bundles), diagnoses, [bundle.records for bundle in bundles])
 
     def compare_environments(self, left: RunLike, right: RunLike) -> EnvironmentDiff:
         """Interpreter, platform, git, package and variable differences of two runs."""
@@ -173,3 +173,18 @@ class QueryService:
     def audit_reproducibility(self, run: RunLike) -> ReproducibilityAudit:
         """Could this run be reproduced? Code version, clean tree, packages, data, artifact hashes."""
         return audit_bundle(self._bundle(run))
+
+    # -- DataFrames -------------------------------------------------------------------------
+    def metrics_frame(
+        self,
+        runs: RunLike | Sequence[RunLike],
+        keys: str | Sequence[str] | None = None,
+        backend: str = "pandas",
+    ) -> Any:
+        """One tidy DataFrame of every metric record of ``runs`` (one run or several), exactly as stored:
+        columns run, stage, batch, sample, key, step, value, time. ``backend`` is "pandas" or "polars"."""
+        from contexta.query.frames import metrics_frame
+
+        several = [runs] if isinstance(runs, str | RunRow | RunSnapshot) else list(runs)
+        bundles = [self._bundle(run, f"runs[{i}]") for i, run in enumerate(several)]
+        return metrics_frame([bundle.records for bundle in bundles], keys, backend)

@@ -110,7 +110,7 @@ def test_comparison_page_colours_deltas_by_direction(ctx: Contexta, pair: tuple[
     """loss and latency up is worse (red), accuracy down is worse; the baseline is the first run."""
     markup = ctx.build_multi_run_report([pair[1], pair[0]]).to_html()
     assert_self_contained(markup)
-    rows = {m.group(1): m.group(2) for m in re.finditer(r"<code>([\w.]+)</code>(.*?)</tr>", markup)}
+    rows = {m.group(1): m.group(2) for m in re.finditer(r"<td><code>([\w.]+)</code>(.*?)</tr>", markup)}
     assert "num better" in rows["loss"] and "num better" in rows["latency_ms"]
     assert "num better" in rows["accuracy"] and "num better" in rows["val.accuracy"]
     reverse = ctx.build_multi_run_report(list(pair)).to_html()
