@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -18,35 +17,55 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     )
     parser.add_argument(
         "--workspace",
-        default=os.environ.get("CONTEXTA_WORKSPACE", ".contexta"),
-        help="workspace folder (default: $CONTEXTA_WORKSPACE or .contexta)",
+        metavar="DIR",
+        help="workspace folder, created if missing"
+        " (default: $CONTEXTA_STORE_URI, $CONTEXTA_WORKSPACE or .contexta)",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=4318, help="OTLP/HTTP port (default 4318; 0 picks one)")
     parser.add_argument(
-        "--grpc-port", type=int, default=4317, help="OTLP/gRPC port (default 4317; -1 disables)"
+        "--host", metavar="HOST", default="127.0.0.1", help="address to bind (default 127.0.0.1)"
     )
-    parser.add_argument("--token-file", type=Path, help="file holding the bearer token clients must send")
+    parser.add_argument(
+        "--port", metavar="PORT", type=int, default=4318, help="OTLP/HTTP port (default 4318; 0 picks one)"
+    )
+    parser.add_argument(
+        "--grpc-port",
+        metavar="PORT",
+        type=int,
+        default=4317,
+        help="OTLP/gRPC port (default 4317; -1 disables)",
+    )
+    parser.add_argument(
+        "--token-file", metavar="FILE", type=Path, help="file holding the bearer token clients must send"
+    )
     parser.add_argument(
         "--forward", metavar="URL", help="also forward every request unchanged to this OTLP/HTTP URL"
     )
-    parser.add_argument("--max-body-bytes", type=int, default=16 * 1024 * 1024, help="request size limit")
+    parser.add_argument(
+        "--max-body-bytes", metavar="N", type=int, default=16 * 1024 * 1024, help="request size limit"
+    )
     parser.add_argument("--insecure", action="store_true", help="allow a non-loopback host without a token")
     return parser
 
 
 def collector_command(argv: list[str] | None = None) -> int:
     """Exit codes: 0 after a clean shutdown (SIGTERM/SIGINT), 2 for bad settings."""
+    from contexta.cli.resolve import workspace_target
     from contexta.collector.server import CollectorServer
     from contexta.collector.workspace_sink import WorkspaceSink
     from contexta.store.sqlite_store import SQLiteStore
+    from contexta.store.uri import open_store
 
     args = build_parser().parse_args(argv)
+    target = workspace_target(args.workspace)
     try:
         token = args.token_file.read_text().strip() if args.token_file else None
-        store = SQLiteStore(Path(args.workspace) / "contexta.db")
+        store = open_store(target.store_uri or target.folder)
     except (OSError, ContextaError) as exc:
-        print(f"contexta collector: {exc}", file=sys.stderr)
+        print(f"contexta: error: {exc}", file=sys.stderr)
+        return 2
+    if not isinstance(store, SQLiteStore):  # pragma: no cover - only SQLite stores exist today
+        store.close()
+        print("contexta: error: the collector needs a SQLite workspace", file=sys.stderr)
         return 2
     try:
         server = CollectorServer(
@@ -59,10 +78,10 @@ def collector_command(argv: list[str] | None = None) -> int:
             forward_url=args.forward,
             insecure=args.insecure,
         )
-        print(f"contexta collector: writing workspace {Path(args.workspace).absolute()}", flush=True)
+        print(f"contexta collector: writing workspace {target.folder.absolute()}", flush=True)
         server.serve_forever_until_signal(out=sys.stdout)
     except ContextaError as exc:
-        print(f"contexta collector: {exc}", file=sys.stderr)
+        print(f"contexta: error: {exc}", file=sys.stderr)
         return 2
     finally:
         store.close()
