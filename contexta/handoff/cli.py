@@ -10,17 +10,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
-from contexta.config import DEFAULT_WORKSPACE
 from contexta.errors import ContextaError
 from contexta.handoff._common import component
-from contexta.store.uri import DB_FILENAME
 
 PASSED, FAILED, BAD_INPUT = 0, 1, 2
 
@@ -32,7 +28,9 @@ class _Usage(Exception):
 def _parser(prog: str, description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument(
-        "--workspace", metavar="DIR", help="workspace folder (default: $CONTEXTA_WORKSPACE or .contexta)"
+        "--workspace",
+        metavar="DIR",
+        help="workspace folder (default: $CONTEXTA_STORE_URI, $CONTEXTA_WORKSPACE or .contexta)",
     )
     parser.add_argument(
         "--project",
@@ -45,23 +43,18 @@ def _parser(prog: str, description: str) -> argparse.ArgumentParser:
 
 @contextmanager
 def _workspace(args: argparse.Namespace) -> Iterator[Any]:
-    from contexta.client import Contexta
+    """The shared CLI resolution (``--workspace`` > ``$CONTEXTA_STORE_URI`` > ``$CONTEXTA_WORKSPACE``)."""
+    from contexta.cli.resolve import UsageError, open_workspace
 
-    folder = Path(args.workspace or os.environ.get("CONTEXTA_WORKSPACE") or DEFAULT_WORKSPACE)
-    if not (folder / DB_FILENAME).is_file():
-        raise _Usage(f"no workspace at {folder}")
-    config: dict[str, Any] = {"workspace": {"root_path": folder}}
-    if args.project:
-        config["project_name"] = args.project
-    ctx = Contexta(config=config)
     try:
-        if ctx.default_project is None:
-            projects = ctx.list_projects()
-            if len(projects) == 1:
-                ctx.default_project = projects[0].name
-        yield ctx
-    finally:
-        ctx.close()
+        with open_workspace(args) as ctx:
+            if ctx.default_project is None:
+                projects = ctx.list_projects()
+                if len(projects) == 1:
+                    ctx.default_project = projects[0].name
+            yield ctx
+    except UsageError as exc:
+        raise _Usage(str(exc)) from None
 
 
 def _run_ref(ctx: Any, text: str) -> str:
