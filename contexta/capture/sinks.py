@@ -12,10 +12,10 @@ from __future__ import annotations
 import fcntl
 import json
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from contexta.errors import ValidationError
-from contexta.store.base import WorkspaceStore
+from contexta.store.base import RecordView, WorkspaceStore
 
 FILES = {"RECORD": "records.jsonl", "ARTIFACT": "artifacts.jsonl"}
 
@@ -24,6 +24,55 @@ class Sink(Protocol):
     """Receives each run when its capture scope closes."""
 
     def export_run(self, run_ref: str) -> int: ...
+
+
+def record_document(view: RecordView) -> dict[str, Any]:
+    """The record as the contract model's JSON (``model.model_dump(mode="json")``), built
+    straight from the stored row: a run's records are written when its scope closes, on the
+    training thread, so this avoids re-validating every record through pydantic."""
+    envelope = {
+        "record_ref": view.record_ref,
+        "record_type": view.record_type,
+        "recorded_at": view.recorded_at,
+        "observed_at": view.observed_at,
+        "producer_ref": view.producer_ref,
+        "run_ref": view.run_ref,
+        "stage_execution_ref": view.stage_ref,
+        "batch_execution_ref": view.batch_ref,
+        "sample_observation_ref": view.sample_ref,
+        "completeness_marker": view.completeness_marker,
+        "degradation_marker": view.degradation_marker,
+    }
+    details = view.details
+    if view.record_type == "metric":
+        payload: dict[str, Any] = {
+            "metric_key": view.key,
+            "value": view.value,
+            "value_type": details.get("value_type", "float64"),
+            "unit": view.unit,
+            "step": view.step,
+            "aggregation_scope": details.get("aggregation_scope"),
+        }
+    elif view.record_type == "event":
+        payload = {
+            "event_key": view.key,
+            "level": view.level,
+            "message": view.message or "",
+            "attributes": details.get("attributes", {}),
+            "origin_marker": details.get("origin_marker", "explicit_capture"),
+        }
+    elif view.record_type == "degraded":
+        payload = {
+            "issue_key": view.key,
+            "category": view.category,
+            "severity": view.severity,
+            "summary": view.message,
+            "origin_marker": details.get("origin_marker", "explicit_capture"),
+            "attributes": details.get("attributes", {}),
+        }
+    else:
+        payload = dict(details)
+    return {"envelope": envelope, "payload": payload}
 
 
 class LocalJsonlSink:
@@ -43,9 +92,7 @@ class LocalJsonlSink:
     def export_run(self, run_ref: str) -> int:
         """Append one run's records and artifacts; returns the number of lines written."""
         bundle = self.store.read_run(run_ref)
-        records = [
-            json.dumps(view.to_model().model_dump(mode="json"), sort_keys=True) for view in bundle.records
-        ]
+        records = [json.dumps(record_document(view), sort_keys=True) for view in bundle.records]
         artifacts = [json.dumps(a.model_dump(mode="json"), sort_keys=True) for a in bundle.artifacts]
         self._append(self.file_path_for("RECORD"), records)
         self._append(self.file_path_for("ARTIFACT"), artifacts)
