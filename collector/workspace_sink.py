@@ -34,12 +34,27 @@ from contexta.store.sqlite_store import SQLiteStore
 PENDING_TTL_SECONDS = 24 * 3600
 
 
-def _scope_json(scope: Scope) -> str:
-    return json.dumps([scope.project, scope.run_ref, scope.stage_ref, scope.batch_ref, scope.sample_ref])
+def _deepest(scope: Scope) -> str:
+    """The one ref a scope is named by: its sample, batch, stage or run."""
+    return scope.sample_ref or scope.batch_ref or scope.stage_ref or scope.run_ref
 
 
-def _scope_from(text: str) -> Scope:
-    return Scope(*json.loads(text))
+def _scope_from(ref: str) -> Scope:
+    """Inverse of :func:`_deepest`: every enclosing ref is a prefix of the deepest one."""
+    kind, body = ref.split(":", 1)
+    parts = body.split(".")
+    run = f"run:{parts[0]}.{parts[1]}"
+    stage = f"stage:{'.'.join(parts[:3])}" if len(parts) >= 3 else None
+    batch = (
+        f"batch:{'.'.join(parts[:4])}" if kind == "batch" or (kind == "sample" and len(parts) == 5) else None
+    )
+    return Scope(parts[0], run, stage, batch, ref if kind == "sample" else None)
+
+
+def _span_key(span_id: str) -> int:
+    """A 64-bit span id as SQLite's signed INTEGER (the span_index key: one small B-tree)."""
+    value = int(span_id, 16)
+    return value - (1 << 64) if value >= 1 << 63 else value
 
 
 def _span_json(span: SpanData) -> str:
@@ -160,22 +175,25 @@ class WorkspaceSink:
             )
 
     def _index(self, conn: sqlite3.Connection, scopes: dict[str, Scope]) -> None:
-        texts: dict[Scope, str] = {}
+        ids: dict[Scope, int] = {}
         rows = []
+        ref_id = self.store.interner.ref_id
         for span_id, scope in scopes.items():
-            text = texts.get(scope)
-            if text is None:
-                text = texts[scope] = _scope_json(scope)
-            rows.append((span_id, text))
+            scope_id = ids.get(scope)
+            if scope_id is None:
+                scope_id = ids[scope] = ref_id(conn, _deepest(scope))
+            rows.append((_span_key(span_id), scope_id))
         conn.executemany(
-            "INSERT INTO span_index (span_id, scope) VALUES (?, ?) ON CONFLICT (span_id) DO NOTHING", rows
+            "INSERT INTO span_index (span_id, scope_id) VALUES (?, ?) ON CONFLICT (span_id) DO NOTHING", rows
         )
 
     def _lookup(self, conn: sqlite3.Connection, span_id: str, local: dict[str, Scope]) -> Scope | None:
         if span_id in local:
             return local[span_id]
-        row = conn.execute("SELECT scope FROM span_index WHERE span_id = ?", (span_id,)).fetchone()
-        return _scope_from(row[0]) if row else None
+        row = conn.execute(
+            "SELECT scope_id FROM span_index WHERE span_id = ?", (_span_key(span_id),)
+        ).fetchone()
+        return _scope_from(self.store.interner.ref_of(conn, row[0])) if row else None
 
     def _resolve(
         self, conn: sqlite3.Connection, plain: list[SpanData], known: dict[str, Scope], writes: Writes

@@ -99,7 +99,24 @@ def _parse_valid(value: str, kind: str | None) -> Ref:
     return _parse(value, "ref", kind)
 
 
+# One pass over a whole ref whose components are all plain (every kind but dataset and record
+# ids): the common case, checked without splitting and matching component by component.
+_PLAIN_REF = re.compile(r"([a-z]+):([a-z0-9]+(?:-[a-z0-9]+)*(?:\.[a-z0-9]+(?:-[a-z0-9]+)*)*)")
+
+
 def _parse(value: object, field: str, kind: str | None) -> Ref:
+    if isinstance(value, str) and len(value) <= 1024:
+        plain = _PLAIN_REF.fullmatch(value)
+        if plain is not None:
+            head, body = plain.groups()
+            parts = tuple(body.split("."))
+            if (
+                (kind is None or head == kind)
+                and head in ARITY
+                and len(parts) in ARITY[head]
+                and all(len(part) <= MAX_COMPONENT for part in parts)
+            ):
+                return Ref(head, parts)
     if not isinstance(value, str):
         raise ValidationError.for_field(field, "must be a ref string like 'run:project.run'", value)
     head, sep, body = value.partition(":")

@@ -60,7 +60,8 @@ MIGRATIONS: tuple[Migration, ...] = (
             " PRIMARY KEY (run_id, local_id)) WITHOUT ROWID",
             # The collector: which contexta scope a span id stands for (children arrive first),
             # and plain spans waiting for an ancestor to arrive.
-            "CREATE TABLE span_index (span_id TEXT PRIMARY KEY, scope TEXT NOT NULL)",
+            # span ids as signed 64-bit integers, scopes as the interned ref of their deepest entity
+            "CREATE TABLE span_index (span_id INTEGER PRIMARY KEY, scope_id INTEGER NOT NULL)",
             "CREATE TABLE pending_spans (span_id TEXT PRIMARY KEY, parent_span_id TEXT NOT NULL,"
             " received_at BIGINT NOT NULL, body TEXT NOT NULL)",
             "CREATE INDEX pending_by_parent ON pending_spans (parent_span_id)",

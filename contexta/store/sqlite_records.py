@@ -44,8 +44,14 @@ class Interner:
         self.names_by_id: dict[int, str] = {}
 
     def _intern(self, conn: sqlite3.Connection, table: str, column: str, text: str) -> int:
-        conn.execute(f"INSERT INTO {table} ({column}) VALUES (?) ON CONFLICT ({column}) DO NOTHING", (text,))
-        return int(conn.execute(f"SELECT id FROM {table} WHERE {column} = ?", (text,)).fetchone()[0])
+        # RETURNING gives the new id in the same statement; an existing text returns no row.
+        row = conn.execute(
+            f"INSERT INTO {table} ({column}) VALUES (?) ON CONFLICT ({column}) DO NOTHING RETURNING id",
+            (text,),
+        ).fetchone()
+        if row is None:
+            row = conn.execute(f"SELECT id FROM {table} WHERE {column} = ?", (text,)).fetchone()
+        return int(row[0])
 
     def ref_id(self, conn: sqlite3.Connection, ref: str) -> int:
         found = self.ref_ids.get(ref)
@@ -113,8 +119,23 @@ class RecordTable:
 
     def _row_of(self, conn: sqlite3.Connection, cols: tuple[Any, ...]) -> tuple[Any, ...]:
         """The ``records`` row for ``cols`` (a :func:`~contexta.store.codec.record_columns` tuple)."""
-        (run, local_id, rtype, stage, batch, sample, observed, recorded, key, value, step, unit, producer,
-         flags, extra) = cols
+        (
+            run,
+            local_id,
+            rtype,
+            stage,
+            batch,
+            sample,
+            observed,
+            recorded,
+            key,
+            value,
+            step,
+            unit,
+            producer,
+            flags,
+            extra,
+        ) = cols
         interner = self.interner
         refs, names = interner.ref_ids, interner.name_ids  # ids start at 1: a cache hit is truthy
         ref_id, name_id = interner.ref_id, interner.name_id
