@@ -9,7 +9,7 @@ import json
 import re
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from otlp_receiver import OtlpReceiver, ReceivedPoint
 
 from contexta import Contexta
+from contexta.collector.convert import iter_spans
 from contexta.contract import (
     ArtifactManifest,
     BatchExecution,
@@ -38,7 +39,8 @@ from contexta.contract import (
 )
 from contexta.errors import ConfigError, NotFoundError
 from contexta.exporters.ids import span_id_for, trace_id_for
-from contexta.exporters.replay import main_replay, replay_workspace, spans_from_otlp, writes_for_spans
+from contexta.exporters.mapping import Scope, Writes, map_span, scope_of
+from contexta.exporters.replay import main_replay, replay_workspace
 from contexta.exporters.spandata import SpanData
 from contexta.semconv import attributes as sc
 
@@ -48,14 +50,18 @@ DAYS = ("2025-03-18", "2025-03-19")
 
 # -- the shared in-process OTLP receiver (tests/otlp_receiver.py), read back as SpanData --------
 class Receiver:
-    """:class:`OtlpReceiver` with the received spans converted by :func:`spans_from_otlp`."""
+    """:class:`OtlpReceiver` with the received spans converted as the collector converts them."""
 
     def __init__(self, rx: OtlpReceiver) -> None:
         self.rx = rx
         self.endpoint = rx.http_endpoint
 
     def spans(self, transport: str | None = None) -> list[SpanData]:
-        return [span for r in self.rx.requests("traces", transport) for span in spans_from_otlp(r.message)]
+        return [
+            span
+            for r in self.rx.requests("traces", transport)
+            for span in iter_spans(r.message.resource_spans)
+        ]
 
     def gauges(self) -> dict[str, list[ReceivedPoint]]:
         """Metric name -> data points, over every metrics request."""
@@ -71,6 +77,28 @@ class Receiver:
     def clear(self) -> None:
         with self.rx._state.lock:
             self.rx._state.requests.clear()
+
+
+def writes_for_spans(spans: Iterable[SpanData]) -> Writes:
+    """The workspace rows a set of received spans stands for, mapped as the collector maps them:
+    every received span is final, and one without an end time (how replay sends an entity that
+    is still open) maps as ``open``. A plain span is kept under the contexta span it ran in when
+    that span is among ``spans`` (looked up by parent span id)."""
+    spans = list(spans)
+    scopes: dict[str, Scope] = {}
+    for span in spans:
+        scope = scope_of(span.attributes)
+        if scope is not None:
+            scopes[span.span_id] = scope
+    total = Writes()
+    for span in spans:
+        writes = map_span(span, finished=True, parent_scope=scopes.get)
+        total.projects += writes.projects
+        total.entities += writes.entities
+        total.records += writes.records
+        total.rejected += writes.rejected
+        total.problems += writes.problems
+    return total
 
 
 @pytest.fixture
