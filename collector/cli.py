@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from contexta.errors import ContextaError
+
+if TYPE_CHECKING:
+    from contexta.collector.workspace_sink import WorkspaceSink
 
 
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
@@ -44,6 +49,14 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
         "--max-body-bytes", metavar="N", type=int, default=16 * 1024 * 1024, help="request size limit"
     )
     parser.add_argument("--insecure", action="store_true", help="allow a non-loopback host without a token")
+    parser.add_argument(
+        "--workers",
+        metavar="N",
+        type=int,
+        default=1,
+        help="processes serving OTLP/HTTP on the one port (default 1; 2 on a 2-core machine uses"
+        " both cores; each opens its own connection to the workspace; gRPC stays in the first)",
+    )
     return parser
 
 
@@ -57,9 +70,10 @@ def collector_command(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     target = workspace_target(args.workspace)
+    location = target.store_uri or target.folder
     try:
         token = args.token_file.read_text().strip() if args.token_file else None
-        store = open_store(target.store_uri or target.folder)
+        store = open_store(location)  # creates (or upgrades) the workspace, or says why it cannot
     except (OSError, ContextaError) as exc:
         print(f"contexta: error: {exc}", file=sys.stderr)
         return 2
@@ -67,9 +81,15 @@ def collector_command(argv: list[str] | None = None) -> int:
         store.close()
         print("contexta: error: the collector needs a SQLite workspace", file=sys.stderr)
         return 2
+    sink: WorkspaceSink | Callable[[], WorkspaceSink] = WorkspaceSink(store)
+    if args.workers != 1:
+        # Every process opens its own connection after the fork: none may be open before it.
+        store.close()
+        path = store.path
+        sink = lambda: WorkspaceSink(SQLiteStore(path), lock_file=True)  # noqa: E731
     try:
         server = CollectorServer(
-            WorkspaceSink(store),
+            sink,
             host=args.host,
             http_port=args.port,
             grpc_port=None if args.grpc_port < 0 else args.grpc_port,
@@ -77,6 +97,7 @@ def collector_command(argv: list[str] | None = None) -> int:
             max_body_bytes=args.max_body_bytes,
             forward_url=args.forward,
             insecure=args.insecure,
+            workers=args.workers,
         )
         print(f"contexta collector: writing workspace {target.folder.absolute()}", flush=True)
         server.serve_forever_until_signal(out=sys.stdout)

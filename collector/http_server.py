@@ -3,6 +3,9 @@
 One thread per connection (stdlib ``ThreadingHTTPServer``); the request handling
 itself lives in :mod:`.http_handler`. ``stop`` stops accepting, lets in-flight
 requests finish within a grace period, then closes idle keep-alive connections.
+
+:func:`listen` binds the port on its own, so that several processes can serve one listening
+socket (``CollectorServer(workers=N)``): each builds an :class:`OtlpHttpServer` on it.
 """
 
 from __future__ import annotations
@@ -25,27 +28,46 @@ from contexta.errors import TransportError
 logger = logging.getLogger(__name__)
 
 _POLL_SECONDS = 0.05  # how soon the accept loop notices stop()
+_BACKLOG = 128  # connections the kernel queues before one is accepted
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``(host, port)`` and listening (``port=0`` picks a free port)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as HTTPServer does
+        sock.bind((host, port))
+        sock.listen(_BACKLOG)
+    except OSError as exc:
+        sock.close()
+        raise TransportError(f"cannot listen for OTLP/HTTP on {host}:{port}: {exc}") from exc
+    return sock
 
 
 class _Httpd(ThreadingHTTPServer):
     daemon_threads = True  # stop() joins the handler threads itself, with a deadline
     block_on_close = False
 
-    def __init__(self, address: tuple[str, int], state: ReceiverState) -> None:
-        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
-        self.state = state
-        super().__init__(address, OtlpRequestHandler)
-
-    def server_bind(self) -> None:  # HTTPServer's version does a slow reverse DNS lookup
-        socketserver.TCPServer.server_bind(self)
+    def __init__(self, sock: socket.socket, state: ReceiverState) -> None:
+        # the socket is bound and listening already (see listen()); nothing to bind here
+        socketserver.BaseServer.__init__(self, sock.getsockname(), OtlpRequestHandler)
+        self.socket = sock
+        self.address_family = sock.family
         self.server_name, self.server_port = str(self.server_address[0]), int(self.server_address[1])
+        self.state = state
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         logger.warning("OTLP/HTTP connection from %s failed", client_address, exc_info=True)
 
 
 class OtlpHttpServer:
-    """The OTLP/HTTP receiver on its own thread; ``port=0`` picks a free port."""
+    """The OTLP/HTTP receiver on its own thread; ``port=0`` picks a free port.
+
+    With ``sock`` (from :func:`listen`), it serves that listening socket instead of binding
+    ``host``/``port``; several processes may serve one socket, the kernel hands each new
+    connection to one of them. :meth:`stop` closes only this process's copy of the socket.
+    """
 
     def __init__(
         self,
@@ -56,12 +78,10 @@ class OtlpHttpServer:
         port: int,
         token: str | None,
         max_body_bytes: int,
+        sock: socket.socket | None = None,
     ) -> None:
         self._state = ReceiverState(ingestor, stats, BearerToken(token), max_body_bytes)
-        try:
-            self._httpd = _Httpd((host, port), self._state)
-        except OSError as exc:
-            raise TransportError(f"cannot listen for OTLP/HTTP on {host}:{port}: {exc}") from exc
+        self._httpd = _Httpd(sock if sock is not None else listen(host, port), self._state)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
             kwargs={"poll_interval": _POLL_SECONDS},

@@ -15,10 +15,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import os
 import sqlite3
+import threading
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from google.protobuf.message import Message
@@ -78,30 +83,85 @@ class _Prepared:
     waiting: list[SpanData]
 
 
+class _WriterLock:
+    """An exclusive ``flock`` on a lock file next to the database, held around each request's
+    write transaction by every process of a multi-process collector.
+
+    SQLite alone would serialise them too, but a writer that finds the database locked polls,
+    sleeping 1, 2, 5, 10, 15, 20, 25... ms between tries, so the lock often sits unused while
+    the next writer sleeps; a process blocked in ``flock`` wakes as soon as it is released. The
+    kernel drops the lock of a process that dies, so a killed worker never blocks the others.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        self._threads = threading.Lock()  # flock is per open file: threads queue here first
+
+    def __enter__(self) -> None:
+        self._threads.acquire()
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._threads.release()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
 class WorkspaceSink:
     """An :class:`~contexta.collector.sink.OtlpSink` that writes a workspace store."""
 
-    def __init__(self, store: SQLiteStore, *, pending_ttl: float = PENDING_TTL_SECONDS) -> None:
+    def __init__(
+        self, store: SQLiteStore, *, pending_ttl: float = PENDING_TTL_SECONDS, lock_file: bool = False
+    ) -> None:
         self.store = store
         self.pending_ttl = pending_ttl
         self._requests = 0
+        self._writer = _WriterLock(Path(f"{store.path}-collector.lock")) if lock_file else None
+
+    def close(self) -> None:
+        """Commit what is pending and close the store (the server calls this for sinks it opened)."""
+        try:
+            self.store.close()
+        finally:
+            if self._writer is not None:
+                self._writer.close()
 
     def consume(self, signal: Signal, request: Message) -> PartialResult:
         writes = Writes()
         ignored = 0
         # Decoding and mapping need no database: they run before taking the write lock, so one
         # request is converted while another one's SQL and commit run (SQLite releases the GIL).
+        prepared = None
         if signal == "traces":
             prepared = self._prepare(request, writes)
         else:
             ignored = self._loose(signal, request, writes)
+        with self._writer or contextlib.nullcontext():
+            self._store(prepared, writes)
+            self.store.db.commit()  # acknowledged only once durable
+        message = "; ".join(writes.problems[:5])
+        if ignored:
+            message = (
+                message + "; " if message else ""
+            ) + f"{ignored} item(s) without contexta.run.ref not stored"
+        return PartialResult(writes.rejected, message)
+
+    def _store(self, prepared: _Prepared | None, writes: Writes) -> None:
         with self.store.db.write() as conn:
             # One request is all or nothing: the grouped transaction may hold other requests'
             # writes, so a failure rolls back to this savepoint instead of leaving half a request
             # for the next commit (the client gets a 503 and retries the whole request).
             conn.execute("SAVEPOINT collector_request")
             try:
-                if signal == "traces":
+                if prepared is not None:
                     self._traces(conn, prepared, writes)
                 else:
                     self.store.apply_in(conn, writes.projects, writes.entities, writes.records)
@@ -112,13 +172,6 @@ class WorkspaceSink:
                 self.store.interner.forget()  # ids interned by the rolled-back writes are gone
                 raise
             conn.execute("RELEASE collector_request")
-        self.store.db.commit()  # acknowledged only once durable
-        message = "; ".join(writes.problems[:5])
-        if ignored:
-            message = (
-                message + "; " if message else ""
-            ) + f"{ignored} item(s) without contexta.run.ref not stored"
-        return PartialResult(writes.rejected, message)
 
     # -- traces ----------------------------------------------------------------------------------
     def _prepare(self, request: Any, writes: Writes) -> _Prepared:
