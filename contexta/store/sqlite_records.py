@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-from collections import deque
 from collections.abc import Iterable
 from operator import attrgetter
 from typing import Any
@@ -111,8 +110,6 @@ class RecordTable:
     def __init__(self, db: SQLiteDatabase, interner: Interner) -> None:
         self.db = db
         self.interner = interner
-        self.queue: deque[RecordFields] = deque()
-        db.add_flush_hook(self.drain)
 
     def _row(self, conn: sqlite3.Connection, f: RecordFields) -> tuple[Any, ...]:
         return self._row_of(conn, _FIELDS(f))
@@ -201,28 +198,6 @@ class RecordTable:
     @staticmethod
     def _fields(record: object) -> RecordFields:
         return RecordFields(*RecordTable._columns(record))
-
-    def enqueue(self, fields: RecordFields) -> None:
-        """The capture hot path: queue a trusted row; the committer writes it within 0.2 s."""
-        self.queue.append(fields)
-
-    def drain(self) -> None:
-        """Write every queued capture row (called under the database lock).
-
-        If the write fails (disk full, I/O error) the rows go back to the front of the queue
-        and the next round retries them: a telemetry failure delays data, it does not drop it.
-        """
-        if not self.queue:
-            return
-        batch = []
-        while self.queue:
-            batch.append(self.queue.popleft())
-        try:
-            with self.db.write() as conn:
-                self.insert_trusted(conn, batch)
-        except BaseException:
-            self.queue.extendleft(reversed(batch))
-            raise
 
     def insert_trusted(self, conn: sqlite3.Connection, batch: Iterable[RecordFields]) -> None:
         """Insert rows whose content needs no conflict check (first write of a ref wins)."""
