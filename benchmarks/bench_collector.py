@@ -262,36 +262,37 @@ def client_main(
     client: int,
     address: tuple[str, int],
     phase: str,
-    requests: int,
+    capacity: int,
     spans: int,
+    tickets: Any,
     ready: Any,
     go: Any,
     results: Any,
 ) -> None:
+    """Encode up to ``capacity`` requests of this client's run, then post them while tickets last
+    (one ticket per request, shared by every client: a client whose collector process answers
+    faster posts more, so no connection idles while others still have work)."""
     encoder = Encoder(client, spans)
+    first: list[bytes] = []
     if phase == "traces":
-        bodies = [encoder.run_request()]
-        items = [1]
-        events = [0]
-        for index in range(requests):
-            body, count, metric_events = encoder.trace_request(index)
-            bodies.append(body)
-            items.append(count)
-            events.append(metric_events)
+        first = [encoder.run_request()]
+        encoded = [encoder.trace_request(index) for index in range(capacity)]
         path = "/v1/traces"
     else:
-        bodies = [encoder.metrics_request(index, spans) for index in range(requests)]
-        items = [(spans // 64) * 64] * requests
-        events = [0] * requests
+        points = (spans // 64) * 64
+        encoded = [(encoder.metrics_request(index, spans), points, 0) for index in range(capacity)]
         path = "/v1/metrics"
     ready.put(client)
     go.wait()
     connection = http.client.HTTPConnection(*address, timeout=120)
     latencies = []
-    errors = 0
+    errors = items = events = sent_bytes = requests = 0
     started = time.perf_counter()
     cpu = time.process_time()
-    for body in bodies:
+    index = 0
+
+    def post(body: bytes) -> None:
+        nonlocal connection, errors
         sent = time.perf_counter()
         for _attempt in range(20):
             try:
@@ -310,6 +311,20 @@ def client_main(
             errors += 1
             time.sleep(0.05)
         latencies.append(time.perf_counter() - sent)
+
+    for body in first:  # the run span (not a ticket)
+        post(body)
+        items, requests, sent_bytes = items + 1, requests + 1, sent_bytes + len(body)
+    while index < len(encoded):
+        with tickets.get_lock():
+            if tickets.value <= 0:
+                break
+            tickets.value -= 1
+        body, count, metric_events = encoded[index]
+        index += 1
+        post(body)
+        items, events, requests = items + count, events + metric_events, requests + 1
+        sent_bytes += len(body)
     elapsed = time.perf_counter() - started
     cpu = time.process_time() - cpu
     connection.close()
@@ -318,11 +333,11 @@ def client_main(
             "client": client,
             "started": started,
             "elapsed": elapsed,
-            "items": sum(items),
-            "metric_events": sum(events),
-            "requests": len(bodies),
+            "items": items,
+            "metric_events": events,
+            "requests": requests,
             "errors": errors,
-            "bytes": sum(len(b) for b in bodies),
+            "bytes": sent_bytes,
             "latencies": latencies,
             "cpu_s": cpu,
         }
@@ -399,6 +414,18 @@ class Collector:
         """CPU seconds (user + system) the collector's processes used so far."""
         return sum(self.cpu_of(pid) for pid in self.pids)
 
+    def requests_per_process(self) -> list[int]:
+        """``process.<n>.requests`` of ``/health`` (every request so far; [total] for one process)."""
+        connection = http.client.HTTPConnection(*self.address, timeout=30)
+        try:
+            connection.request("GET", "/health")
+            counters = json.loads(connection.getresponse().read())["counters"]
+        finally:
+            connection.close()
+        if self.workers == 1:
+            return [counters["traces.requests"]]
+        return [counters[f"process.{n}.requests"] for n in range(self.workers)]
+
     def peak_rss_kib(self) -> int:
         """Sum of each process's peak resident set (VmHWM); pages the workers share with the
         parent after the fork count once per process, so this overstates (see pss_kib)."""
@@ -425,11 +452,16 @@ class Collector:
 
 
 def run_phase(collector: Collector, phase: str, clients: int, requests: int, spans: int) -> dict[str, Any]:
+    """``clients * requests`` requests (plus one run span per client), posted by ``clients``
+    processes that share them out as they go."""
     ctx = mp.get_context("spawn")
     ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Event()
+    tickets = ctx.Value("i", clients * requests)
+    capacity = min(clients * requests, 2 * requests)  # what one client may end up posting
     workers = [
         ctx.Process(
-            target=client_main, args=(c, collector.address, phase, requests, spans, ready, go, results)
+            target=client_main,
+            args=(c, collector.address, phase, capacity, spans, tickets, ready, go, results),
         )
         for c in range(clients)
     ]
@@ -454,6 +486,7 @@ def run_phase(collector: Collector, phase: str, clients: int, requests: int, spa
     return {
         "clients": clients,
         "requests": sum(r["requests"] for r in reports),
+        "requests_per_client": [r["requests"] for r in sorted(reports, key=lambda r: r["client"])],
         "items": items,
         "metric_events": events,
         "request_bytes": sum(r["bytes"] for r in reports),
@@ -480,9 +513,10 @@ def machine_busy_seconds() -> float:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
-def start_profiler(pids: list[int], out: Path) -> list[subprocess.Popen[bytes]]:
+def start_profiler(pids: list[int], out: Path, idle: bool = False) -> list[subprocess.Popen[bytes]]:
     """py-spy (``pip install py-spy``) sampling every thread of every collector process, collapsed
-    stacks (``out``, plus ``out.<n>`` for the worker processes; summarised together)."""
+    stacks (``out``, plus ``out.<n>`` for the worker processes; summarised together). ``idle``
+    keeps the samples of waiting threads too (lock waits, sockets)."""
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     out.parent.mkdir(parents=True, exist_ok=True)
     for old in out.parent.glob(out.name + "*"):  # an earlier run's profiles
@@ -502,6 +536,8 @@ def start_profiler(pids: list[int], out: Path) -> list[subprocess.Popen[bytes]]:
             "--output",
             str(path),
         ]
+        if idle:
+            command.append("--idle")
         samplers.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     time.sleep(1.0)
     return samplers
@@ -618,13 +654,14 @@ def measure(args: argparse.Namespace, workers: int, profile: Path | None) -> dic
     try:
         collector = Collector(work / "ws", workers)
         try:
-            sampler = start_profiler(collector.pids, profile) if profile else None
+            sampler = start_profiler(collector.pids, profile, args.profile_idle) if profile else None
             traces = run_phase(collector, "traces", args.clients, args.requests, args.spans)
             if sampler is not None:
                 for process in sampler:
                     process.send_signal(signal.SIGINT)
                 for process in sampler:
                     process.wait(timeout=60)
+            spread = collector.requests_per_process()
             metrics = run_phase(collector, "metrics", args.clients, args.metric_requests, args.spans)
             peak_rss_kib = collector.peak_rss_kib()
             pss_kib = collector.pss_kib()
@@ -654,6 +691,8 @@ def measure(args: argparse.Namespace, workers: int, profile: Path | None) -> dic
         "metric_points_per_s": metrics["items_per_s"],
         "metric_records_from_span_events_per_s": traces["metric_events_per_s"],
         "collector_cpu_us_per_span": traces["collector_cpu_us_per_item"],
+        # trace requests each collector process stored (how the kernel spread the connections)
+        "trace_requests_per_process": spread,
         "collector_peak_rss_mib": round(peak_rss_kib / 1024, 1),
         "collector_pss_mib_at_end": round(pss_kib / 1024, 1),
         "workspace": {**counts, "database_bytes": db_bytes},
@@ -708,6 +747,9 @@ def main() -> int:
     parser.add_argument(
         "--profile", action="store_true", help="sample the collector with py-spy during the trace phase"
     )
+    parser.add_argument(
+        "--profile-idle", action="store_true", help="with --profile: keep waiting threads' samples too"
+    )
     parser.add_argument("--out", type=Path, help="result JSON (default benchmarks/results/collector.json)")
     args = parser.parse_args()
     if args.quick:
@@ -731,7 +773,8 @@ def main() -> int:
                 f" peak RSS {run['collector_peak_rss_mib']} MiB, latency p50/p99"
                 f" {traces['latency_ms_p50']}/{traces['latency_ms_p99']} ms; machine busy"
                 f" {traces['machine_busy_cores']} cores, other work {traces['other_work_cores']}"
-                f" (before: {run['other_work_cores_before']})",
+                f" (before: {run['other_work_cores_before']}); requests per process"
+                f" {run['trace_requests_per_process']}",
                 flush=True,
             )
             profile = None  # the first run only

@@ -86,7 +86,7 @@ def collector_command(argv: list[str] | None = None) -> int:
         # Every process opens its own connection after the fork: none may be open before it.
         store.close()
         path = store.path
-        sink = lambda: WorkspaceSink(SQLiteStore(path), lock_file=True)  # noqa: E731
+        sink = lambda: WorkspaceSink(SQLiteStore(path), shared=True)  # noqa: E731
     try:
         server = CollectorServer(
             sink,

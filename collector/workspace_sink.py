@@ -16,14 +16,14 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
+import logging
 import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 from google.protobuf.message import Message
@@ -37,6 +37,9 @@ from contexta.semconv import attributes as sc
 from contexta.store.sqlite_store import SQLiteStore
 
 PENDING_TTL_SECONDS = 24 * 3600
+CHECKPOINT_SECONDS = 0.25
+
+logger = logging.getLogger(__name__)
 
 
 def _deepest(scope: Scope) -> str:
@@ -83,35 +86,60 @@ class _Prepared:
     waiting: list[SpanData]
 
 
-class _WriterLock:
-    """An exclusive ``flock`` on a lock file next to the database, held around each request's
-    write transaction by every process of a multi-process collector.
+class _Shared:
+    """What a sink does differently when several collector processes write one workspace.
 
-    SQLite alone would serialise them too, but a writer that finds the database locked polls,
-    sleeping 1, 2, 5, 10, 15, 20, 25... ms between tries, so the lock often sits unused while
-    the next writer sleeps; a process blocked in ``flock`` wakes as soon as it is released. The
-    kernel drops the lock of a process that dies, so a killed worker never blocks the others.
+    - **Turns.** One request at a time per process, from decoding to commit. A second thread
+      mapping its request while this one runs its SQL would take the GIL at every SQLite call
+      (each call releases it), and the writer would wait up to the 5 ms switch interval to get it
+      back after each statement - holding the lock every process needs all that time.
+    - **The writer lock.** An exclusive ``flock`` on ``<database>-collector.lock`` around each
+      request's write transaction and commit. SQLite alone would serialise the processes too, but
+      a writer that finds the database locked polls, sleeping 1, 2, 5, 10, 15, 20, 25... ms between
+      tries, so the lock would often sit unused while the next writer sleeps; a process blocked in
+      ``flock`` wakes as soon as it is released. The kernel drops the lock of a process that dies.
+    - **Checkpoints in the background.** The WAL is copied into the database by a thread of each
+      process with its own connection (``PRAGMA wal_checkpoint(PASSIVE)`` every ``interval``
+      seconds: it never blocks writers), so no request holds the writer lock through a checkpoint
+      and its fsyncs. The commit's own automatic checkpoint stays as a fallback, at 10,000 pages.
     """
 
-    def __init__(self, path: Path) -> None:
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        self._threads = threading.Lock()  # flock is per open file: threads queue here first
+    def __init__(self, store: SQLiteStore, interval: float = CHECKPOINT_SECONDS) -> None:
+        import fcntl  # POSIX only, as is running several processes (os.fork)
 
-    def __enter__(self) -> None:
-        self._threads.acquire()
-        try:
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
-        except BaseException:
-            self._threads.release()
-            raise
+        self._flock = fcntl.flock
+        self._exclusive, self._unlock = fcntl.LOCK_EX, fcntl.LOCK_UN
+        self.turn = threading.Lock()
+        self._fd = os.open(f"{store.path}-collector.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        with store.db.lock:
+            store.db.conn.execute("PRAGMA wal_autocheckpoint=10000")
+        self._checkpoints = sqlite3.connect(
+            str(store.path), timeout=0.0, isolation_level=None, check_same_thread=False
+        )
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._checkpoint, name="contexta-checkpoint", daemon=True)
+        self._thread.start()
 
-    def __exit__(self, *exc: object) -> None:
+    @contextlib.contextmanager
+    def writer(self) -> Iterator[None]:
+        self._flock(self._fd, self._exclusive)
         try:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            yield
         finally:
-            self._threads.release()
+            self._flock(self._fd, self._unlock)
+
+    def _checkpoint(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self._checkpoints.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            except sqlite3.Error:  # busy (another process checkpoints), or closing: next round
+                logger.debug("background checkpoint skipped", exc_info=True)
 
     def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._checkpoints.close()
         os.close(self._fd)
 
 
@@ -119,34 +147,38 @@ class WorkspaceSink:
     """An :class:`~contexta.collector.sink.OtlpSink` that writes a workspace store."""
 
     def __init__(
-        self, store: SQLiteStore, *, pending_ttl: float = PENDING_TTL_SECONDS, lock_file: bool = False
+        self, store: SQLiteStore, *, pending_ttl: float = PENDING_TTL_SECONDS, shared: bool = False
     ) -> None:
+        """``shared=True``: other collector processes write the same workspace (``contexta
+        collector --workers N``); see :class:`_Shared`."""
         self.store = store
         self.pending_ttl = pending_ttl
         self._requests = 0
-        self._writer = _WriterLock(Path(f"{store.path}-collector.lock")) if lock_file else None
+        self._shared = _Shared(store) if shared else None
 
     def close(self) -> None:
         """Commit what is pending and close the store (the server calls this for sinks it opened)."""
         try:
-            self.store.close()
+            if self._shared is not None:
+                self._shared.close()
         finally:
-            if self._writer is not None:
-                self._writer.close()
+            self.store.close()
 
     def consume(self, signal: Signal, request: Message) -> PartialResult:
         writes = Writes()
         ignored = 0
         # Decoding and mapping need no database: they run before taking the write lock, so one
         # request is converted while another one's SQL and commit run (SQLite releases the GIL).
-        prepared = None
-        if signal == "traces":
-            prepared = self._prepare(request, writes)
-        else:
-            ignored = self._loose(signal, request, writes)
-        with self._writer or contextlib.nullcontext():
-            self._store(prepared, writes)
-            self.store.db.commit()  # acknowledged only once durable
+        shared = self._shared
+        with shared.turn if shared else contextlib.nullcontext():
+            prepared = None
+            if signal == "traces":
+                prepared = self._prepare(request, writes)
+            else:
+                ignored = self._loose(signal, request, writes)
+            with shared.writer() if shared else contextlib.nullcontext():
+                self._store(prepared, writes)
+                self.store.db.commit()  # acknowledged only once durable
         message = "; ".join(writes.problems[:5])
         if ignored:
             message = (
