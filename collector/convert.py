@@ -34,46 +34,68 @@ def any_value(value: AnyValue) -> Any:
     return None
 
 
-_SCALARS = frozenset(("string_value", "int_value", "double_value", "bool_value"))
-
-
 def attributes(pairs: Iterable[KeyValue]) -> dict[str, Any]:
     """The attributes as a dict; scalar values (nearly all of them) read without a call."""
     out: dict[str, Any] = {}
     for pair in pairs:
         value = pair.value
         kind = value.WhichOneof("value")
-        out[pair.key] = getattr(value, kind) if kind in _SCALARS else any_value(value)
+        if kind == "string_value":
+            out[pair.key] = value.string_value
+        elif kind == "int_value":
+            out[pair.key] = value.int_value
+        elif kind == "double_value":
+            out[pair.key] = value.double_value
+        elif kind == "bool_value":
+            out[pair.key] = value.bool_value
+        else:
+            out[pair.key] = any_value(value)
     return out
 
 
-def span_data(span: Span, resource: dict[str, Any]) -> SpanData:
-    status = span.status
+def span_data(span: Span, resource: dict[str, Any], trace_ids: dict[bytes, str] | None = None) -> SpanData:
+    """One OTLP span as :class:`SpanData`; ``trace_ids`` memoises the hex of the trace ids (the
+    spans of a request mostly share a few)."""
+    trace = span.trace_id
+    trace_id = trace_ids.get(trace) if trace_ids is not None else None
+    if trace_id is None:
+        trace_id = trace.hex()
+        if trace_ids is not None:
+            trace_ids[trace] = trace_id
+    parent = span.parent_span_id
+    if span.HasField("status"):
+        status = span.status
+        status_code, status_message = _STATUS.get(status.code, "unset"), status.message or None
+    else:
+        status_code, status_message = "unset", None
+    events, links = span.events, span.links
     return SpanData(
-        trace_id=span.trace_id.hex(),
+        trace_id=trace_id,
         span_id=span.span_id.hex(),
-        parent_span_id=span.parent_span_id.hex() if span.parent_span_id else None,
+        parent_span_id=parent.hex() if parent else None,
         name=span.name,
         kind=_KINDS.get(span.kind, "internal"),
         start_ns=span.start_time_unix_nano,
         end_ns=span.end_time_unix_nano or None,
-        status_code=_STATUS.get(status.code, "unset"),
-        status_message=status.message or None,
+        status_code=status_code,
+        status_message=status_message,
         attributes=attributes(span.attributes),
-        events=tuple([EventData(e.name, e.time_unix_nano, attributes(e.attributes)) for e in span.events]),
+        events=tuple([EventData(e.name, e.time_unix_nano, attributes(e.attributes)) for e in events])
+        if events
+        else (),
         links=tuple(
-            [
-                LinkData(link.trace_id.hex(), link.span_id.hex(), attributes(link.attributes))
-                for link in span.links
-            ]
-        ),
+            [LinkData(link.trace_id.hex(), link.span_id.hex(), attributes(link.attributes)) for link in links]
+        )
+        if links
+        else (),
         resource=resource,
     )
 
 
 def iter_spans(resource_spans: Iterable[ResourceSpans]) -> Iterator[SpanData]:
+    trace_ids: dict[bytes, str] = {}
     for group in resource_spans:
         resource = attributes(group.resource.attributes)
         for scope in group.scope_spans:
             for span in scope.spans:
-                yield span_data(span, resource)
+                yield span_data(span, resource, trace_ids)

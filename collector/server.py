@@ -256,76 +256,105 @@ class CollectorServer:
 
     def serve_forever_until_signal(self, grace: float = 5.0, out: TextIO | None = None) -> None:
         """Serve until SIGTERM or SIGINT, then shut down cleanly. Call from the main thread."""
-        stop_requested = threading.Event()
-
-        def request_stop(signum: int, frame: FrameType | None) -> None:
-            stop_requested.set()
-
-        previous = {sig: signal.signal(sig, request_stop) for sig in _STOP_SIGNALS}
         out = out or sys.stdout
-        try:
-            self.start()
-            for name, address in (("OTLP/HTTP", self.http_address), ("OTLP/gRPC", self.grpc_address)):
-                if address is not None:
-                    scheme = "http://" if name == "OTLP/HTTP" else ""
-                    print(f"contexta collector: {name} listening on {scheme}{_hostport(*address)}", file=out)
-            if self._pool is not None:
-                pids = " ".join(str(pid) for pid in [os.getpid(), *self.worker_pids])
-                print(f"contexta collector: OTLP/HTTP served by {self._workers} processes: {pids}", file=out)
-            out.flush()
-            stop_requested.wait()
-            print("contexta collector: shutting down", file=out)
-            out.flush()
-        finally:
-            self.stop(grace)
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+        with _Signals() as signals:
+            try:
+                self.start()
+                for name, address in (("OTLP/HTTP", self.http_address), ("OTLP/gRPC", self.grpc_address)):
+                    if address is not None:
+                        scheme = "http://" if name == "OTLP/HTTP" else ""
+                        print(
+                            f"contexta collector: {name} listening on {scheme}{_hostport(*address)}", file=out
+                        )
+                if self._pool is not None:
+                    pids = " ".join(str(pid) for pid in [os.getpid(), *self.worker_pids])
+                    print(
+                        f"contexta collector: OTLP/HTTP served by {self._workers} processes: {pids}", file=out
+                    )
+                out.flush()
+                signals.wait()
+                print("contexta collector: shutting down", file=out)
+                out.flush()
+            finally:
+                self.stop(grace)
 
     # -- inside a worker process ----------------------------------------------------------------
     def _worker_main(self, slot: int, sock: socket.socket, parent_gone: int, ready: int) -> int:
         """Serve OTLP/HTTP on ``sock`` until SIGTERM/SIGINT or until the parent is gone."""
         assert self._board is not None and self._factory is not None
-        stop = threading.Event()
-        for sig in _STOP_SIGNALS:
-            signal.signal(sig, lambda signum, frame: stop.set())
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
-        stats = _SharedStats(self._board, slot)
-        forwarder = Forwarder(self._forward_url, stats=stats) if self._forward_url else None
-        sink: OtlpSink | None = None
-        http: OtlpHttpServer | None = None
-        try:
-            sink = self._factory()
-            http = OtlpHttpServer(
-                Ingestor(sink, stats, forwarder),
-                stats,
-                host=self.host,
-                port=sock.getsockname()[1],
-                token=self._token,
-                max_body_bytes=self._max_body_bytes,
-                sock=sock,
-            )
+        with _Signals() as signals:  # replaces the parent's wakeup pipe, inherited by the fork
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+            stats = _SharedStats(self._board, slot)
+            forwarder = Forwarder(self._forward_url, stats=stats) if self._forward_url else None
+            sink: OtlpSink | None = None
+            http: OtlpHttpServer | None = None
+            try:
+                sink = self._factory()
+                http = OtlpHttpServer(
+                    Ingestor(sink, stats, forwarder),
+                    stats,
+                    host=self.host,
+                    port=sock.getsockname()[1],
+                    token=self._token,
+                    max_body_bytes=self._max_body_bytes,
+                    sock=sock,
+                )
+                if forwarder is not None:
+                    forwarder.start()
+                http.start()
+            except BaseException as exc:
+                _write_all(ready, f"{slot} error {type(exc).__name__}: {exc}\n".encode()[:3000])
+                if http is None:
+                    sock.close()
+                _close(sink)
+                raise
+            _write_all(ready, f"{slot} ok\n".encode())
+            os.close(ready)
+            if signals.wait(parent_gone) == parent_gone:  # EOF: the parent exited or was killed
+                logger.warning(
+                    "contexta collector worker %d: the parent process is gone; stopping", os.getpid()
+                )
+            grace = self._board.grace()
+            http.stop(grace)
             if forwarder is not None:
-                forwarder.start()
-            http.start()
-        except BaseException as exc:
-            _write_all(ready, f"{slot} error {type(exc).__name__}: {exc}\n".encode()[:3000])
-            if http is None:
-                sock.close()
+                forwarder.close(timeout=max(0.5, grace))
             _close(sink)
-            raise
-        _write_all(ready, f"{slot} ok\n".encode())
-        os.close(ready)
-        watcher = threading.Thread(
-            target=_wait_for_eof, args=(parent_gone, stop), name="contexta-parent-watch", daemon=True
-        )
-        watcher.start()
-        stop.wait()
-        grace = self._board.grace()
-        http.stop(grace)
-        if forwarder is not None:
-            forwarder.close(timeout=max(0.5, grace))
-        _close(sink)
         return 0
+
+
+class _Signals:
+    """SIGTERM and SIGINT delivered as bytes on a pipe (``signal.set_wakeup_fd``), for the main
+    thread to :meth:`wait` on. The Python handlers do nothing: setting a ``threading.Event`` from
+    a handler deadlocks when the signal lands while the main thread holds that event's lock (a
+    second signal during a wake-up does exactly that)."""
+
+    def __enter__(self) -> _Signals:
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._read, False)
+        os.set_blocking(self._write, False)
+        self._wakeup = signal.set_wakeup_fd(self._write, warn_on_full_buffer=False)
+        self._handlers = {sig: signal.signal(sig, _noted) for sig in _STOP_SIGNALS}
+        return self
+
+    def wait(self, *fds: int) -> int:
+        """Block until a stop signal arrives or one of ``fds`` is readable; return that fd (the
+        pipe's own for a signal)."""
+        watched = [self._read, *fds]
+        while True:
+            readable, _, _ = select.select(watched, [], [])
+            if readable:
+                return self._read if self._read in readable else readable[0]
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._handlers.items():
+            signal.signal(sig, handler)
+        signal.set_wakeup_fd(self._wakeup)
+        os.close(self._read)
+        os.close(self._write)
+
+
+def _noted(signum: int, frame: FrameType | None) -> None:
+    """A stop signal's Python handler: the wakeup pipe already has its byte."""
 
 
 def _close(sink: Any) -> None:
@@ -346,22 +375,6 @@ def _check_port(name: str, port: int | None) -> None:
 def _write_all(fd: int, data: bytes) -> None:
     with contextlib.suppress(OSError):
         os.write(fd, data)  # under PIPE_BUF: one atomic write
-
-
-def _wait_for_eof(fd: int, stop: threading.Event) -> None:
-    """Set ``stop`` when the other end of the pipe ``fd`` is closed (the parent exited or died)."""
-    while not stop.is_set():
-        try:
-            readable, _, _ = select.select([fd], [], [], 0.5)
-            if readable and not os.read(fd, 1):
-                break
-        except InterruptedError:
-            continue
-        except OSError:
-            break
-    if not stop.is_set():
-        logger.warning("contexta collector worker %d: the parent process is gone; stopping", os.getpid())
-    stop.set()
 
 
 def _set_parent_death_signal() -> None:

@@ -121,6 +121,10 @@ def span_entity(span: SpanData, finished: bool) -> tuple[Entity | None, Project 
     """The entity a contexta span stands for (status ``open`` until ``finished``)."""
     a = span.attributes
     kind = a.get(sc.ENTITY_KIND)
+    if kind in _FAST_ENTITY_KINDS:
+        fast = _fast_entity(span, kind, finished)
+        if fast is not None:
+            return fast, None
     status, ended = _status(span, finished)
     valid = bool(span.trace_id.strip("0")) and bool(span.span_id.strip("0"))
     common: dict[str, Any] = {
@@ -328,34 +332,50 @@ _METRIC = RECORD_TYPE_CODE["metric"]
 _SPAN = RECORD_TYPE_CODE["span"]
 _PLAIN_FLAGS = pack_flags("complete", "none")
 _MAX_STEP = 2**63 - 1
+# codec.dumps's settings (sorted keys, no spaces, UTF-8 as is), one encoder for every call
+_encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+_encode_str = json.encoder.encode_basestring  # what that encoder does with one string
 
 
-@lru_cache(maxsize=4096)
 def _valid_scope(scope: Scope) -> bool:
     """Whether records may hang from ``scope``: :class:`RecordEnvelope`'s ref rules (each ref of
     its kind, each one extending the one above it, a sample one component below its parent)."""
+    parent = _scope_parent(scope.run_ref, scope.stage_ref, scope.batch_ref, scope.sample_ref is not None)
+    if parent is None:
+        return False
+    sample_ref = scope.sample_ref
+    if sample_ref is None:
+        return True
     try:
-        run = parse_ref(scope.run_ref, sc.RUN_REF, "run")
-        parent = run
-        if scope.stage_ref is not None:
-            stage = parse_ref(scope.stage_ref, sc.STAGE_REF, "stage")
-            if not extends(stage, run):
-                return False
-            parent = stage
-        elif scope.batch_ref is not None or scope.sample_ref is not None:
-            return False
-        if scope.batch_ref is not None:
-            batch = parse_ref(scope.batch_ref, sc.BATCH_REF, "batch")
-            if not extends(batch, parent):
-                return False
-            parent = batch
-        if scope.sample_ref is not None:
-            sample = parse_ref(scope.sample_ref, sc.SAMPLE_REF, "sample")
-            if not extends(sample, parent) or len(sample.parts) != len(parent.parts) + 1:
-                return False
+        sample = parse_ref(sample_ref, sc.SAMPLE_REF, "sample")
     except (ContextaError, TypeError):
         return False
-    return True
+    return extends(sample, parent) and len(sample.parts) == len(parent.parts) + 1
+
+
+@lru_cache(maxsize=4096)
+def _scope_parent(run_ref: str, stage_ref: str | None, batch_ref: str | None, sampled: bool) -> Any:
+    """The deepest of the run, stage and batch refs of a valid scope (what a sample hangs from),
+    or None if they break a rule. One per stage or batch: cached (a scope with a sample is
+    unique to its sample, so the sample is checked apart)."""
+    try:
+        run = parse_ref(run_ref, sc.RUN_REF, "run")
+        parent = run
+        if stage_ref is not None:
+            stage = parse_ref(stage_ref, sc.STAGE_REF, "stage")
+            if not extends(stage, run):
+                return None
+            parent = stage
+        elif batch_ref is not None or sampled:
+            return None
+        if batch_ref is not None:
+            batch = parse_ref(batch_ref, sc.BATCH_REF, "batch")
+            if not extends(batch, parent):
+                return None
+            parent = batch
+    except (ContextaError, TypeError):
+        return None
+    return parent
 
 
 def _simple_json(value: Any) -> bool:
@@ -457,18 +477,30 @@ def _plain_columns(span: SpanData, scope: Scope) -> tuple[Any, ...] | None:
         started, ended = from_micros(observed), from_micros(recorded)
     except (ValueError, TypeError, OverflowError):
         return None
-    payload = {
-        "trace_id": span.trace_id,
-        "span_id": span.span_id,
-        "parent_span_id": parent,
-        "name": name,
-        "kind": span.kind,
-        "started_at": started,
-        "ended_at": ended,
-        "status_code": span.status_code,
-        "status_message": span.status_message,
-        "attributes": attrs,
-    }
+    # dumps(payload) written out: the keys in sorted order, ids and timestamps (checked above:
+    # hex digits, digits and -:.TZ) as they are, the other strings through json's own encoder
+    message = span.status_message
+    payload = (
+        '{"attributes":'
+        + _encode(attrs)
+        + ',"ended_at":"'
+        + ended
+        + '","kind":'
+        + _encode_str(span.kind)
+        + ',"name":'
+        + _encode_str(name)
+        + (',"parent_span_id":"' + parent + '"' if parent is not None else ',"parent_span_id":null')
+        + ',"span_id":"'
+        + span.span_id
+        + '","started_at":"'
+        + started
+        + '","status_code":"'
+        + span.status_code
+        + ('","status_message":' + _encode_str(message) if message is not None else '","status_message":null')
+        + ',"trace_id":"'
+        + span.trace_id
+        + '"}'
+    )
     return (
         scope.run_ref,
         f"span-{span.span_id}",
@@ -484,7 +516,174 @@ def _plain_columns(span: SpanData, scope: Scope) -> tuple[Any, ...] | None:
         None,
         str(span.resource.get("service.name", "otel")),
         _PLAIN_FLAGS,
-        dumps(payload),
+        payload,
+    )
+
+
+# Stage, batch and sample spans are the other bulk (a sample span per item). Their entity is
+# checked here with the rules of the contract models (field types, ref grammar and nesting, the
+# status/ended_at interval) and built without pydantic when all of them hold; anything else takes
+# the model path, which gives the identical entity or the precise error.
+_FAST_ENTITY_KINDS = frozenset(("stage", "batch", "sample"))
+
+
+def _layout(model: type[Any]) -> tuple[tuple[str, Callable[[], Any]], ...] | None:
+    """Each field of ``model`` in declaration order, with a function giving its default (None if
+    a default is one that pydantic would copy: then the model is always validated)."""
+    layout = []
+    for name, info in model.__pydantic_fields__.items():
+        if info.default_factory is not None:
+            layout.append((name, info.default_factory))
+        elif info.default is None or type(info.default) in (str, int, float, bool):
+            layout.append((name, lambda value=info.default: value))
+        elif info.is_required():
+            layout.append((name, _required))
+        else:  # pragma: no cover - a mutable default
+            return None
+    return tuple(layout)
+
+
+def _required() -> Any:  # pragma: no cover - _fast_entity passes every required field
+    raise KeyError("required field")
+
+
+def _constructible(model: type[Any]) -> bool:
+    """Whether :func:`_build` makes what ``model_construct`` would (no hooks, privates, extras)."""
+    return (
+        getattr(model, "__pydantic_post_init__", None) is None
+        and not getattr(model, "__private_attributes__", None)
+        and model.model_config.get("extra") != "allow"
+        and not getattr(model, "__pydantic_root_model__", False)
+    )
+
+
+_LAYOUTS: dict[type[Any], tuple[tuple[str, Callable[[], Any]], ...]] = {
+    model: layout
+    for model in (StageExecution, BatchExecution, SampleObservation)
+    if _constructible(model) and (layout := _layout(model)) is not None
+}
+if len(_LAYOUTS) < 3:  # pragma: no cover - a pydantic or contract change: always validate
+    _FAST_ENTITY_KINDS = frozenset()
+
+
+def _build(model: type[Any], values: dict[str, Any]) -> Any:
+    """``model.model_construct(**values)`` at a fraction of its cost: the values are valid."""
+    fields = {name: values[name] if name in values else default() for name, default in _LAYOUTS[model]}
+    entity = model.__new__(model)
+    object.__setattr__(entity, "__dict__", fields)
+    object.__setattr__(entity, "__pydantic_fields_set__", set(values))
+    object.__setattr__(entity, "__pydantic_extra__", None)
+    object.__setattr__(entity, "__pydantic_private__", None)
+    return entity
+
+
+def _child_of(ref: str, kind: str, parent: Any) -> Any:
+    """The parsed ``ref`` if it is a valid ``kind`` ref one component below ``parent``, else None."""
+    try:
+        child = parse_ref(ref, kind, kind)
+    except ContextaError:
+        return None
+    if len(child.parts) != len(parent.parts) + 1 or not extends(child, parent):
+        return None
+    return child
+
+
+@lru_cache(maxsize=4096)
+def _stage_of(run_ref: str, stage_ref: str) -> Any:
+    """The parsed stage ref when both refs are valid and the stage is one of the run's."""
+    try:
+        run = parse_ref(run_ref, "run", "run")
+    except ContextaError:
+        return None
+    return _child_of(stage_ref, "stage", run)
+
+
+@lru_cache(maxsize=4096)
+def _batch_of(run_ref: str, stage_ref: str, batch_ref: str) -> Any:
+    """The parsed batch ref when the run, stage and batch refs are valid and nested."""
+    stage = _stage_of(run_ref, stage_ref)
+    return None if stage is None else _child_of(batch_ref, "batch", stage)
+
+
+def _fast_entity(span: SpanData, kind: str, finished: bool) -> Any:
+    """The stage, batch or sample entity of ``span`` when it is valid as it is, else None."""
+    a = span.attributes
+    run_ref, stage_ref, order = a.get(sc.RUN_REF), a.get(sc.STAGE_REF), a.get(sc.ORDER_INDEX)
+    if type(run_ref) is not str or type(stage_ref) is not str:
+        return None
+    if not (order is None or (type(order) is int and 0 <= order <= _MAX_STEP)):
+        return None
+    try:
+        status, ended = _status(span, finished)
+        started = _ts(span.start_ns)
+    except (ContextaError, ValueError, TypeError, OverflowError):
+        return None
+    valid = bool(span.trace_id.strip("0")) and bool(span.span_id.strip("0"))
+    if valid and not (_HEX32.fullmatch(span.trace_id) and _HEX16.fullmatch(span.span_id)):
+        return None
+    # check_interval: a terminal status needs ended_at, which may not precede the start
+    # (to_micros(_ts(ns)) == ns // 1000: the two are exact inverses)
+    if ended is None:
+        if status in TERMINAL and kind != "sample":  # a sample checks only what it has
+            return None
+    elif span.end_ns // 1000 < span.start_ns // 1000:  # type: ignore[operator]
+        return None
+    ids = {"trace_id": span.trace_id if valid else None, "span_id": span.span_id if valid else None}
+    if kind == "stage":
+        if _stage_of(run_ref, stage_ref) is None:
+            return None
+        return _build(
+            StageExecution,
+            {
+                "stage_execution_ref": stage_ref,
+                "run_ref": run_ref,
+                "stage_name": stage_ref.rsplit(".", 1)[1],
+                "order_index": order,
+                "status": status,
+                "started_at": started,
+                "ended_at": ended,
+                **ids,
+            },
+        )
+    batch_ref = a.get(sc.BATCH_REF)
+    if kind == "batch":
+        if type(batch_ref) is not str or _batch_of(run_ref, stage_ref, batch_ref) is None:
+            return None
+        return _build(
+            BatchExecution,
+            {
+                "batch_execution_ref": batch_ref,
+                "run_ref": run_ref,
+                "stage_execution_ref": stage_ref,
+                "batch_name": batch_ref.rsplit(".", 1)[1],
+                "order_index": order,
+                "status": status,
+                "started_at": started,
+                "ended_at": ended,
+                **ids,
+            },
+        )
+    sample_ref = a.get(sc.SAMPLE_REF)
+    if batch_ref is None:
+        parent = _stage_of(run_ref, stage_ref)
+    else:
+        parent = _batch_of(run_ref, stage_ref, batch_ref) if type(batch_ref) is str else None
+    if type(sample_ref) is not str or parent is None or _child_of(sample_ref, "sample", parent) is None:
+        return None
+    return _build(
+        SampleObservation,
+        {
+            "sample_observation_ref": sample_ref,
+            "run_ref": run_ref,
+            "stage_execution_ref": stage_ref,
+            "batch_execution_ref": batch_ref,
+            "sample_name": sample_ref.rsplit(".", 1)[1],
+            "order_index": order,
+            "status": status,
+            "observed_at": started,
+            "ended_at": ended,
+            **ids,
+        },
     )
 
 
@@ -514,11 +713,25 @@ def map_span(
 ) -> Writes:
     """Everything one span contributes to a workspace."""
     writes = Writes()
+    map_span_into(writes, span, finished=finished, include_events=include_events, parent_scope=parent_scope)
+    return writes
+
+
+def map_span_into(
+    writes: Writes,
+    span: SpanData,
+    *,
+    finished: bool = True,
+    include_events: bool = True,
+    parent_scope: Callable[[str], Scope | None] | None = None,
+) -> Scope | None:
+    """:func:`map_span`, adding to ``writes``; returns the scope the span's entity defines (None
+    when it has no entity, was rejected, or is a deployment)."""
     try:
         entity, project = span_entity(span, finished)
     except (ContextaError, KeyError, ValueError, TypeError) as exc:
         writes.reject(f"span {span.name!r} ({span.span_id})", exc)
-        return writes
+        return None
     if project is not None:
         writes.projects.append(project)
     if entity is not None:
@@ -531,9 +744,10 @@ def map_span(
                 writes.records.append(plain_span_fields(span, parent))
             except (ContextaError, KeyError, ValueError, TypeError) as exc:
                 writes.reject(f"span {span.name!r} ({span.span_id})", exc)
-        return writes
+        return None
     if scope is None or not include_events:
-        return writes
+        return scope
+    records, entities = writes.records, writes.entities
     for event in span.events:
         try:
             item = event_fields(scope, event)
@@ -543,9 +757,9 @@ def map_span(
         if item is None:
             continue
         if isinstance(item, RecordFields):
-            writes.records.append(item)
+            records.append(item)
         elif isinstance(item, ArtifactManifest | EnvironmentSnapshot):
-            writes.entities.append(item)
+            entities.append(item)
         else:
-            writes.records.append(record_fields(item))
-    return writes
+            records.append(record_fields(item))
+    return scope

@@ -308,6 +308,19 @@ def test_sigterm_stops_the_parent_and_every_worker(tmp_path: Path, processes: li
         post_fresh(process.address, "/v1/traces", b"")
 
 
+def test_a_burst_of_signals_still_shuts_down_cleanly(tmp_path: Path, processes: list[WorkersProcess]) -> None:
+    """SIGTERM and SIGINT several times over, to the collector and to its workers at once (as a
+    terminal's Ctrl-C and an impatient supervisor do): everything still exits, the parent with 0."""
+    process = start(processes, tmp_path / "ws", 3)
+    assert process.process is not None
+    for _ in range(3):
+        for pid in process.pids:
+            os.kill(pid, signal.SIGTERM)
+            os.kill(pid, signal.SIGINT)
+    assert process.process.wait(timeout=30) == 0
+    wait_until(lambda: all(gone(pid) for pid in process.worker_pids), "every worker to exit")
+
+
 def test_sigkill_of_the_parent_makes_the_workers_exit_and_frees_the_port(
     tmp_path: Path, processes: list[WorkersProcess]
 ) -> None:
