@@ -17,7 +17,7 @@ import socketserver
 import threading
 import time
 from http.server import ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol
 
 from contexta.collector.auth import BearerToken
 from contexta.collector.http_handler import OtlpRequestHandler, ReceiverState
@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 _POLL_SECONDS = 0.05  # how soon the accept loop notices stop()
 _BACKLOG = 128  # connections the kernel queues before one is accepted
+_DEFER_SECONDS = 0.002  # how long a process waits before looking again at a connection it left
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -45,17 +46,49 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+class Balance(Protocol):
+    """Spreads connections over the processes that serve one listening socket."""
+
+    def opened(self) -> None:
+        """This process accepted a connection."""
+
+    def closed(self) -> None:
+        """A connection of this process was closed."""
+
+    def should_accept(self) -> bool:
+        """Whether this process should accept the connection waiting now (else another will)."""
+
+
 class _Httpd(ThreadingHTTPServer):
     daemon_threads = True  # stop() joins the handler threads itself, with a deadline
     block_on_close = False
 
-    def __init__(self, sock: socket.socket, state: ReceiverState) -> None:
+    def __init__(self, sock: socket.socket, state: ReceiverState, balance: Balance | None = None) -> None:
         # the socket is bound and listening already (see listen()); nothing to bind here
         socketserver.BaseServer.__init__(self, sock.getsockname(), OtlpRequestHandler)
         self.socket = sock
         self.address_family = sock.family
         self.server_name, self.server_port = str(self.server_address[0]), int(self.server_address[1])
         self.state = state
+        self.balance = balance
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        if self.balance is not None and not self.balance.should_accept():
+            time.sleep(_DEFER_SECONDS)  # a process with fewer connections takes this one
+            raise BlockingIOError("left to another process")  # an OSError: serve_forever goes on
+        return super().get_request()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if self.balance is not None:
+            self.balance.opened()
+        super().process_request(request, client_address)
+
+    def close_request(self, request: Any) -> None:
+        try:
+            super().close_request(request)
+        finally:
+            if self.balance is not None:
+                self.balance.closed()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         logger.warning("OTLP/HTTP connection from %s failed", client_address, exc_info=True)
@@ -66,7 +99,8 @@ class OtlpHttpServer:
 
     With ``sock`` (from :func:`listen`), it serves that listening socket instead of binding
     ``host``/``port``; several processes may serve one socket, the kernel hands each new
-    connection to one of them. :meth:`stop` closes only this process's copy of the socket.
+    connection to one of them (``balance`` may leave a connection to a less busy process).
+    :meth:`stop` closes only this process's copy of the socket.
     """
 
     def __init__(
@@ -79,9 +113,10 @@ class OtlpHttpServer:
         token: str | None,
         max_body_bytes: int,
         sock: socket.socket | None = None,
+        balance: Balance | None = None,
     ) -> None:
         self._state = ReceiverState(ingestor, stats, BearerToken(token), max_body_bytes)
-        self._httpd = _Httpd(sock if sock is not None else listen(host, port), self._state)
+        self._httpd = _Httpd(sock if sock is not None else listen(host, port), self._state, balance)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
             kwargs={"poll_interval": _POLL_SECONDS},

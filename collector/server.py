@@ -138,6 +138,7 @@ class CollectorServer:
         self._http: OtlpHttpServer | None = None
         self._grpc: OtlpGrpcServer | None = None
         self._pool: _WorkerPool | None = None
+        self._balance: _Balancer | None = None
         self._state = "new"
 
     @property
@@ -177,6 +178,7 @@ class CollectorServer:
                 sock.setblocking(False)  # every process polls it; the ones that lose a race move on
                 self._pool = _WorkerPool(self, sock)
                 self._pool.start()  # before any database, thread or gRPC state exists here
+                self._balance = _Balancer(self._board, 0)
             if self._factory is not None:
                 self._sink = self._factory()
                 opened = True
@@ -191,6 +193,7 @@ class CollectorServer:
                     token=self._token,
                     max_body_bytes=self._max_body_bytes,
                     sock=sock,
+                    balance=self._balance,
                 )
             if grpc_port is not None:
                 self._grpc = OtlpGrpcServer(
@@ -233,6 +236,8 @@ class CollectorServer:
         if self._pool is not None:
             self._pool.signal_stop(grace)
         grpc_stopped = self._grpc.stop(grace) if self._grpc is not None else None
+        if self._balance is not None:
+            self._balance.leave()
         if self._http is not None:
             self._http.stop(grace)
         if grpc_stopped is not None and self._grpc is not None:
@@ -285,6 +290,7 @@ class CollectorServer:
         with _Signals() as signals:  # replaces the parent's wakeup pipe, inherited by the fork
             signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
             stats = _SharedStats(self._board, slot)
+            balance = _Balancer(self._board, slot)
             forwarder = Forwarder(self._forward_url, stats=stats) if self._forward_url else None
             sink: OtlpSink | None = None
             http: OtlpHttpServer | None = None
@@ -298,6 +304,7 @@ class CollectorServer:
                     token=self._token,
                     max_body_bytes=self._max_body_bytes,
                     sock=sock,
+                    balance=balance,
                 )
                 if forwarder is not None:
                     forwarder.start()
@@ -315,6 +322,7 @@ class CollectorServer:
                     "contexta collector worker %d: the parent process is gone; stopping", os.getpid()
                 )
             grace = self._board.grace()
+            balance.leave()
             http.stop(grace)
             if forwarder is not None:
                 forwarder.close(timeout=max(0.5, grace))
@@ -486,7 +494,8 @@ class _WorkerPool:
                 done, status = pid, 0
             if done == 0:
                 continue
-            self._pids.pop(pid)
+            slot = self._pids.pop(pid)
+            self._server._board.set_connections(slot, _UNAVAILABLE)  # type: ignore[union-attr]
             code = os.waitstatus_to_exitcode(status)
             if not self._stopping:
                 logger.error("contexta collector worker %d exited (code %s); the others go on", pid, code)
@@ -536,10 +545,13 @@ class _WorkerPool:
 _SLOT_BYTES: Final = 16384
 _HEADER: Final = struct.Struct("<QI")  # sequence (odd while being written), payload length
 _GRACE: Final = struct.Struct("<d")
+_CONNECTIONS: Final = struct.Struct("<q")  # open connections of one process, at 64 + 8 * slot
+_UNAVAILABLE: Final = 1 << 40  # the connection count of a process that stopped (or died)
 
 
 class _Board:
-    """A shared anonymous memory map: the stop grace period, then one counter slot per process.
+    """A shared anonymous memory map: the stop grace period and each process's open connections,
+    then one counter slot per process.
 
     A slot is written only by its own process (under its lock) as a seqlock: the sequence is odd
     while the JSON payload changes, so a reader retries instead of reading half a write."""
@@ -551,6 +563,12 @@ class _Board:
 
     def set_grace(self, grace: float) -> None:
         _GRACE.pack_into(self._map, 0, grace)
+
+    def set_connections(self, slot: int, count: int) -> None:
+        _CONNECTIONS.pack_into(self._map, 64 + 8 * slot, count)
+
+    def connections(self) -> list[int]:
+        return [int(_CONNECTIONS.unpack_from(self._map, 64 + 8 * slot)[0]) for slot in range(self._processes)]
 
     def grace(self) -> float:
         return float(_GRACE.unpack_from(self._map, 0)[0])
@@ -612,3 +630,52 @@ class _SharedStats(CollectorStats):
 
     def snapshot(self) -> dict[str, int]:
         return self._board.total()
+
+
+class _Balancer:
+    """Leaves a waiting connection to a process that has fewer open connections, so that
+    keep-alive clients spread evenly (the kernel alone may hand three of four to one process).
+    A process waits at most ``patience`` seconds for another to take a connection, so a busy or
+    stuck process never holds one up for long."""
+
+    def __init__(self, board: _Board, slot: int, patience: float = 0.05) -> None:
+        self._board = board
+        self._slot = slot
+        self._patience = patience
+        self._lock = threading.Lock()
+        self._open = 0
+        self._left = False
+        self._deferring_since: float | None = None
+        self._last_look = 0.0
+        board.set_connections(slot, 0)
+
+    def opened(self) -> None:
+        self._count(1)
+
+    def closed(self) -> None:
+        self._count(-1)
+
+    def _count(self, change: int) -> None:
+        with self._lock:
+            self._open += change
+            if not self._left:
+                self._board.set_connections(self._slot, self._open)
+
+    def leave(self) -> None:
+        """This process stops accepting: the others must not leave connections to it."""
+        with self._lock:
+            self._left = True
+            self._board.set_connections(self._slot, _UNAVAILABLE)
+
+    def should_accept(self) -> bool:
+        counts = self._board.connections()
+        mine = counts[self._slot]
+        now = time.monotonic()
+        if any(count < mine for count in counts):
+            if self._deferring_since is None or now - self._last_look > 0.01:  # a new connection
+                self._deferring_since = now
+            self._last_look = now
+            if now - self._deferring_since < self._patience:
+                return False
+        self._deferring_since = None
+        return True

@@ -295,6 +295,28 @@ def test_two_workers_store_concurrent_out_of_order_requests_exactly_once_like_on
         assert one["runs"][run] == two["runs"][run], run
 
 
+def test_keep_alive_connections_are_spread_evenly(tmp_path: Path, processes: list[WorkersProcess]) -> None:
+    """Six keep-alive connections opened one after the other on --workers 3: each process takes
+    two (a process leaves a connection to one with fewer), where the kernel alone would often
+    hand one process none."""
+    process = start(processes, tmp_path / "ws", 3)
+    path, body = workload()[0]
+    connections = []
+    try:
+        for _ in range(6):
+            connection = http.client.HTTPConnection(*process.address, timeout=30)
+            connection.request("POST", path, body=body, headers=PROTOBUF)
+            reply = connection.getresponse()
+            reply.read()
+            assert reply.status == 200
+            connections.append(connection)
+        counters = health(process.address)["counters"]
+        assert [counters[f"process.{slot}.requests"] for slot in range(3)] == [2, 2, 2]
+    finally:
+        for connection in connections:
+            connection.close()
+
+
 def test_sigterm_stops_the_parent_and_every_worker(tmp_path: Path, processes: list[WorkersProcess]) -> None:
     """SIGTERM to the collector: it exits 0 and no worker survives it."""
     process = start(processes, tmp_path / "ws", 3)
