@@ -106,7 +106,7 @@ def metric_records(request: Any, writes: Writes) -> int:
                             ),
                         )
                         writes.records.append(record_fields(record))
-                    except (ContextaError, KeyError, ValueError, TypeError) as exc:
+                    except (ContextaError, KeyError, ValueError, TypeError, AttributeError) as exc:
                         writes.reject(f"metric point {metric.name!r}", exc)
     return ignored
 
@@ -134,6 +134,6 @@ def log_records(request: Any, writes: Writes) -> int:
                         ),
                     )
                     writes.records.append(record_fields(record))
-                except (ContextaError, KeyError, ValueError, TypeError) as exc:
+                except (ContextaError, KeyError, ValueError, TypeError, AttributeError) as exc:
                     writes.reject("log record", exc)
     return ignored

@@ -729,7 +729,7 @@ def map_span_into(
     when it has no entity, was rejected, or is a deployment)."""
     try:
         entity, project = span_entity(span, finished)
-    except (ContextaError, KeyError, ValueError, TypeError) as exc:
+    except (ContextaError, KeyError, ValueError, TypeError, AttributeError) as exc:
         writes.reject(f"span {span.name!r} ({span.span_id})", exc)
         return None
     if project is not None:
@@ -742,7 +742,7 @@ def map_span_into(
         if parent is not None and parent.stage_ref is not None:
             try:
                 writes.records.append(plain_span_fields(span, parent))
-            except (ContextaError, KeyError, ValueError, TypeError) as exc:
+            except (ContextaError, KeyError, ValueError, TypeError, AttributeError) as exc:
                 writes.reject(f"span {span.name!r} ({span.span_id})", exc)
         return None
     if scope is None or not include_events:
@@ -751,7 +751,7 @@ def map_span_into(
     for event in span.events:
         try:
             item = event_fields(scope, event)
-        except (ContextaError, KeyError, ValueError, TypeError) as exc:
+        except (ContextaError, KeyError, ValueError, TypeError, AttributeError) as exc:
             writes.reject(f"event {event.name!r} on {span.span_id}", exc)
             continue
         if item is None:
