@@ -229,73 +229,64 @@ def build_run(
         end_of(run.run_ref, start, run.ended_at, run.status),
     )
 
+    def add_child(
+        kind: str,
+        name: str,
+        ref: str,
+        parent: SpanContext,
+        extra: dict[str, Any],
+        entity: Any,
+        started_at: str,
+    ) -> None:
+        """One stage, batch or sample span: the same shape for all three kinds."""
+        attrs = {sc.ENTITY_KIND: kind, **base, **extra, sc.STATUS: entity.status}
+        if entity.order_index is not None:
+            attrs[sc.ORDER_INDEX] = entity.order_index
+        begin = to_ns(started_at)
+        add(
+            f"{kind} {name}",
+            ref,
+            parent,
+            attrs,
+            entity.status,
+            begin,
+            end_of(ref, begin, entity.ended_at, entity.status),
+        )
+
     for stage in bundle.stages:
         ref = stage.stage_execution_ref
-        attrs = {
-            sc.ENTITY_KIND: "stage",
-            **base,
-            sc.RUN_NAME: run.name,
-            sc.STAGE_REF: ref,
-            sc.STAGE_NAME: stage.stage_name,
-            sc.STATUS: stage.status,
-        }
-        if stage.order_index is not None:
-            attrs[sc.ORDER_INDEX] = stage.order_index
-        begin = to_ns(stage.started_at)
-        add(
-            f"stage {stage.stage_name}",
+        add_child(
+            "stage",
+            stage.stage_name,
             ref,
             run_ctx,
-            attrs,
-            stage.status,
-            begin,
-            end_of(ref, begin, stage.ended_at, stage.status),
+            {sc.RUN_NAME: run.name, sc.STAGE_REF: ref, sc.STAGE_NAME: stage.stage_name},
+            stage,
+            stage.started_at,
         )
     for batch in bundle.batches:
         ref = batch.batch_execution_ref
-        attrs = {
-            sc.ENTITY_KIND: "batch",
-            **base,
-            sc.STAGE_REF: batch.stage_execution_ref,
-            sc.BATCH_REF: ref,
-            sc.BATCH_NAME: batch.batch_name,
-            sc.STATUS: batch.status,
-        }
-        if batch.order_index is not None:
-            attrs[sc.ORDER_INDEX] = batch.order_index
-        begin = to_ns(batch.started_at)
-        add(
-            f"batch {batch.batch_name}",
+        add_child(
+            "batch",
+            batch.batch_name,
             ref,
             stage_ctx.get(batch.stage_execution_ref, run_ctx),
-            attrs,
-            batch.status,
-            begin,
-            end_of(ref, begin, batch.ended_at, batch.status),
+            {sc.STAGE_REF: batch.stage_execution_ref, sc.BATCH_REF: ref, sc.BATCH_NAME: batch.batch_name},
+            batch,
+            batch.started_at,
         )
     for sample in bundle.samples:
         ref = sample.sample_observation_ref
-        attrs = {sc.ENTITY_KIND: "sample", **base, sc.STAGE_REF: sample.stage_execution_ref}
+        extra = {sc.STAGE_REF: sample.stage_execution_ref}
         if sample.batch_execution_ref:
-            attrs[sc.BATCH_REF] = sample.batch_execution_ref
-        attrs.update({sc.SAMPLE_REF: ref, sc.SAMPLE_NAME: sample.sample_name, sc.STATUS: sample.status})
-        if sample.order_index is not None:
-            attrs[sc.ORDER_INDEX] = sample.order_index
+            extra[sc.BATCH_REF] = sample.batch_execution_ref
+        extra.update({sc.SAMPLE_REF: ref, sc.SAMPLE_NAME: sample.sample_name})
         parent = (
             batch_ctx.get(sample.batch_execution_ref or "")
             or stage_ctx.get(sample.stage_execution_ref)
             or run_ctx
         )
-        begin = to_ns(sample.observed_at)
-        add(
-            f"sample {sample.sample_name}",
-            ref,
-            parent,
-            attrs,
-            sample.status,
-            begin,
-            end_of(ref, begin, sample.ended_at, sample.status),
-        )
+        add_child("sample", sample.sample_name, ref, parent, extra, sample, sample.observed_at)
     for owner, view in plain:
         spans.append(_plain_span(view, contexts[owner], resources, scope))
     count = sum(len(span.events) for span in spans)
